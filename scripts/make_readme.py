@@ -35,6 +35,7 @@ def render(nb_path=NB) -> str:
         if cell.cell_type == "code" and not cell.source and not cell.get("outputs"): continue
         cells.append(cell)
     nb.cells = cells
+    nb.metadata["language_info"] = {"name": "python"}  # fenced code blocks as ```python
     exporter = MarkdownExporter()
     exporter.exclude_input_prompt = exporter.exclude_output_prompt = True
     body, _ = exporter.from_notebook_node(nb)
