@@ -6,7 +6,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test readme
+.PHONY: install test readme study study-tiny paper docs
+WORKERS ?=
+EXECUTOR ?= local
 
 # The environment: a virtualenv with the package (editable) and its dev extras.
 # Re-installs when pyproject.toml changes.
@@ -32,3 +34,25 @@ test: install
 # README.md is generated from nbs/index.ipynb (Quarto, which nbdev-readme needs, is not installable here).
 readme: install
 	$(BIN)/python scripts/make_readme.py
+
+# The main job: install if needed, pretrain the tiny CLIP if needed, run configs/synthetic.yaml
+# (local workers, resumable), render runs/synthetic/report.html and print its path. A second
+# `make study` reuses everything.
+study: install
+	$(BIN)/python scripts/study.py --config configs/synthetic.yaml $(if $(WORKERS),--workers $(WORKERS))
+
+# Smoke test of the whole chain (a handful of runs, about a minute): runs/tiny/report.html
+study-tiny: install
+	$(BIN)/python scripts/study.py --config configs/tiny.yaml
+
+# The paper's grid: make paper DATA=/path/to/data [WORKERS=1] [EXECUTOR=local|slurm]
+# (needs the datasets under DATA and downloadable or cached CLIP weights; a GPU machine or Slurm).
+paper: install
+	@test -n "$(DATA)" || { echo "usage: make paper DATA=/path/to/data [EXECUTOR=slurm] (see configs/paper.yaml)"; exit 2; }
+	-$(BIN)/clipood-data-check --root "$(DATA)"
+	$(BIN)/clipood-sweep configs/paper.yaml --set data_root="$(DATA)" --executor $(EXECUTOR) $(if $(WORKERS),--workers $(WORKERS))
+	$(BIN)/clipood-collect runs/paper --report
+
+# Docs: nbdev-docs where Quarto is installed; otherwise an offline nbconvert preview in _docs_preview/
+docs: install
+	$(BIN)/python scripts/docs.py

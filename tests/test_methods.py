@@ -1,0 +1,281 @@
+"""Fidelity and learning tests of the adaptation methods (clipood.methods), CPU, tiny CLIP.
+
+Independent checks: open_clip's own (untruncated) text encoder and zero-shot classifier, the
+reference implementations' formulas written out literally, and invariants (alpha = 0, zeroed meta-net,
+Tip-Adapter-F before its first step).
+"""
+import builtins
+import io
+import inspect
+
+import numpy as np
+import open_clip
+import pytest
+import torch
+import torch.nn.functional as F
+
+torch.set_num_threads(1)
+
+from clipood.base import Method, view_schedule
+from clipood.methods import METHODS, CoCoOp, CoOp, TipAdapter, TipAdapterF, ZeroShotCLIP, build_method, get_method
+from clipood.models import class_prototypes, load_clip
+
+CLASSES = ["circle", "square", "five-pointed star", "heart", "crescent moon", "triangle"]
+TEMPLATES = ["a photo of a {}."]
+
+
+@pytest.fixture(scope="module")
+def clip():
+    return load_clip("clipood-tiny", pretrained=None, seed=0)
+
+
+def _fake(clip, n_per, views=None, seed=0, spread=1.5):
+    "Class-clustered random raw features (V, N, D) or (N, D), and labels."
+    g = torch.Generator().manual_seed(seed)
+    D, C = clip.model.visual.output_dim, len(CLASSES)
+    centers = torch.randn(C, D, generator=torch.Generator().manual_seed(123))
+    y = torch.arange(C).repeat_interleave(n_per)
+    shape = (views, len(y), D) if views else (len(y), D)
+    return centers[y] + spread * torch.randn(*shape, generator=g), y
+
+
+@pytest.fixture(scope="module")
+def data(clip):
+    tr = _fake(clip, 4, views=6, seed=0)
+    va = _fake(clip, 3, seed=1)
+    te = _fake(clip, 5, seed=2)
+    return tr, va, te
+
+
+# ---------------------------------------------------------------- registry / protocol
+def test_registry():
+    assert set(METHODS) == {"zeroshot", "coop", "cocoop", "tip", "tipf"}
+    for k, cls in METHODS.items():
+        assert cls.name == k and issubclass(cls, Method) and get_method(k) is cls
+        assert list(inspect.signature(cls.fit).parameters) == ["self", "train_features", "train_labels",
+                                                                "val_features", "val_labels"]
+    with pytest.raises(KeyError, match="valid names"): get_method("nope")
+
+
+@pytest.mark.parametrize("name", sorted(METHODS))
+def test_protocol_and_state_roundtrip(clip, data, name):
+    (trf, try_), (vaf, vay), (tef, _) = data
+    kw = dict(epochs=2, progress=False) if name in ("coop", "cocoop", "tipf") else {}
+    if name in ("coop", "cocoop"): kw.update(batch_size=8)
+    m = build_method(name, clip, CLASSES, TEMPLATES, seed=0, **kw).fit(trf, try_, vaf, vay)
+    s = m.similarities(tef)
+    assert s.shape == (len(tef), len(CLASSES)) and s.dtype == torch.float32 and torch.isfinite(s).all()
+    torch.testing.assert_close(m.logits(tef), m.logit_scale * s)
+    buf = io.BytesIO(); torch.save(m.state_dict(), buf); buf.seek(0)
+    m2 = build_method(name, clip, CLASSES, TEMPLATES, seed=5).load_state_dict(torch.load(buf, weights_only=False))
+    torch.testing.assert_close(m2.similarities(tef), s, atol=1e-6, rtol=0)
+
+
+def test_bad_inputs(clip, data):
+    (trf, try_), _, _ = data
+    with pytest.raises(TypeError, match="unknown hyper-parameter"): CoOp(clip, CLASSES, TEMPLATES, learning_rate=1)
+    with pytest.raises(ValueError, match="dimension"): TipAdapter(clip, CLASSES, TEMPLATES).fit(trf[..., :5], try_)
+    with pytest.raises(ValueError, match=r"must lie in \[0, 6\)"): TipAdapter(clip, CLASSES, TEMPLATES).fit(trf, try_ + 10)
+    with pytest.raises(ValueError, match="state_dict is for method"):
+        CoOp(clip, CLASSES, TEMPLATES).load_state_dict(ZeroShotCLIP(clip, CLASSES, TEMPLATES).state_dict())
+
+
+# ---------------------------------------------------------------- exact prompt truncation
+def test_zeroshot_equals_open_clip_classifier(clip):
+    templates = ["a photo of a {}.", "a blurry photo of the {} on a striped background."]
+    zs = ZeroShotCLIP(clip, CLASSES, templates)
+    with torch.no_grad():
+        ref = open_clip.build_zero_shot_classifier(clip.model, clip.tokenizer, CLASSES, templates, use_tqdm=False).T
+    torch.testing.assert_close(zs.prototypes, ref, atol=1e-5, rtol=0)
+
+
+def test_coop_truncated_equals_encode_text(clip):
+    "CoOp's truncated text features == open_clip's encode_text on the full 77-token prompts."
+    m = CoOp(clip, CLASSES, TEMPLATES, ctx_init="a photo of a")
+    assert m.trunc_len < m.full_len == 77
+    with torch.no_grad():
+        ref = F.normalize(clip.model.encode_text(clip.tokenizer([f"a photo of a {c}." for c in CLASSES])), dim=-1)
+        torch.testing.assert_close(m.text_features(truncate=True), ref, atol=1e-5, rtol=0)
+
+
+# ---------------------------------------------------------------- fidelity invariants
+def test_coop_ctx_init_reproduces_zeroshot(clip):
+    m = CoOp(clip, CLASSES, TEMPLATES, ctx_init="a photo of a")
+    zs = class_prototypes(clip.model, clip.tokenizer, CLASSES, ["a photo of a {}."])
+    with torch.no_grad():
+        for trunc in (True, False):
+            torch.testing.assert_close(m.text_features(truncate=trunc), zs, atol=1e-5, rtol=0)
+    f = torch.randn(7, m.embed_dim)
+    torch.testing.assert_close(m.similarities(f), ZeroShotCLIP(clip, CLASSES, TEMPLATES).similarities(f), atol=1e-5, rtol=0)
+
+
+def test_cocoop_zeroed_metanet_equals_coop(clip):
+    co = CoCoOp(clip, CLASSES, TEMPLATES, seed=1)
+    with torch.no_grad():
+        co.meta_net.linear2.weight.zero_(); co.meta_net.linear2.bias.zero_()
+        co.ctx.add_(0.05 * torch.randn(co.ctx.shape))
+    coop = CoOp(clip, CLASSES, TEMPLATES, ctx_init="a photo of a")
+    with torch.no_grad(): coop.ctx.copy_(co.ctx)
+    f = torch.randn(9, co.embed_dim)
+    torch.testing.assert_close(co.similarities(f), coop.similarities(f), atol=1e-5, rtol=0)
+
+
+def test_cocoop_batched_equals_per_image_loop(clip):
+    co = CoCoOp(clip, CLASSES, TEMPLATES, seed=2, memory_budget_mb=0.05)  # forces several chunks
+    f = F.normalize(torch.randn(5, co.embed_dim), dim=-1)
+    from clipood.models import encode_from_embeddings
+    with torch.no_grad():
+        ref = []
+        for fi in f:
+            emb, ids = co.prompt_embeddings(ctx=co.ctx + co.meta_net(fi[None]), truncate=False)
+            ref.append(fi @ F.normalize(encode_from_embeddings(clip.model, emb, ids, truncate=False), dim=-1).T)
+    torch.testing.assert_close(co.similarities(f), torch.stack(ref), atol=1e-5, rtol=0)
+
+
+def test_tip_cache_keys_and_alpha0(clip, data):
+    (trf, try_), (vaf, vay), (tef, _) = data
+    tip = TipAdapter(clip, CLASSES, TEMPLATES).fit(trf, try_, vaf, vay)
+    keys = trf.sum(0) / trf.shape[0]
+    torch.testing.assert_close(tip.keys, keys / keys.norm(dim=-1, keepdim=True), atol=1e-6, rtol=0)
+    torch.testing.assert_close(tip.values, F.one_hot(try_, len(CLASSES)).float())
+    tip0 = TipAdapter(clip, CLASSES, TEMPLATES, alpha=0.0, search=False).fit(trf, try_)
+    torch.testing.assert_close(tip0.similarities(tef), ZeroShotCLIP(clip, CLASSES, TEMPLATES).similarities(tef),
+                               atol=1e-7, rtol=0)
+
+
+def test_tip_similarities_formula(clip, data):
+    "similarities == (100-style logits of the reference) / logit_scale, written out literally."
+    (trf, try_), (vaf, vay), (tef, _) = data
+    tip = TipAdapter(clip, CLASSES, TEMPLATES).fit(trf, try_, vaf, vay)
+    a, b, lam = float(tip.alpha_), float(tip.beta_), tip.logit_scale
+    f = tef / tef.norm(dim=-1, keepdim=True)
+    W = ZeroShotCLIP(clip, CLASSES, TEMPLATES).prototypes
+    logits = lam * f @ W.T + a * ((-1) * (b - b * (f @ tip.keys.T))).exp() @ tip.values
+    torch.testing.assert_close(tip.similarities(tef), logits / lam, atol=1e-5, rtol=0)
+
+
+def test_tipf_before_first_step_equals_tip(clip, data):
+    (trf, try_), (vaf, vay), (tef, _) = data
+    tip = TipAdapter(clip, CLASSES, TEMPLATES).fit(trf, try_, vaf, vay)
+    f0 = TipAdapterF(clip, CLASSES, TEMPLATES, epochs=0).fit(trf, try_, vaf, vay)
+    torch.testing.assert_close(f0.similarities(tef), tip.similarities(tef), atol=0, rtol=0)
+    # and the training loop's first loss is Tip-Adapter's loss at the initial alpha, beta
+    ft = TipAdapterF(clip, CLASSES, TEMPLATES, epochs=1, batch_size=10_000, progress=False).fit(trf, try_)
+    t0 = TipAdapter(clip, CLASSES, TEMPLATES, search=False).fit(trf, try_)
+    view0 = trf[view_schedule(1, trf.shape[0] - 0, seed=0)[0]]
+    expected = F.cross_entropy(t0.logits(view0), try_).item()
+    assert abs(ft.history[0]["loss"] - expected) < 1e-4
+
+
+# ---------------------------------------------------------------- validation only
+def _literal_search(tip, vf, vy):
+    vf = vf / vf.norm(dim=-1, keepdim=True)
+    best = (0, 0, 0)
+    for b in [i * (7 - 0.1) / 200 + 0.1 for i in range(200)]:
+        for a in [i * (3 - 0.1) / 20 + 0.1 for i in range(20)]:
+            logits = tip.logit_scale * vf @ tip.prototypes.T + a * ((-1) * (b - b * (vf @ tip.keys.T))).exp() @ tip.values
+            acc = (logits.argmax(-1) == vy).float().mean().item()
+            if acc > best[0]: best = (acc, b, a)
+    return best
+
+
+class _Forbidden(Exception): pass
+
+
+@pytest.mark.parametrize("cls", [TipAdapter, TipAdapterF])
+def test_search_reads_validation_only(clip, data, monkeypatch, cls):
+    """alpha/beta come from the validation features alone: fit has no test argument, reads no data from
+    disk (dataset builders, feature cache, torch.load / np.load / open all raise during fit), and the
+    result equals a literal grid search over the validation features."""
+    (trf, try_), (vaf, vay), (tef, tey) = data
+    import clipood.data, clipood.features
+    def forbid(*a, **k): raise _Forbidden("fit tried to read data")
+    for mod, attr in [(clipood.data, "get_dataset"), (clipood.features, "image_features"), (torch, "load"),
+                      (np, "load"), (builtins, "open")]:
+        monkeypatch.setattr(mod, attr, forbid)
+    kw = dict(epochs=3, progress=False) if cls is TipAdapterF else {}
+    m = cls(clip, CLASSES, TEMPLATES, **kw).fit(trf, try_, vaf, vay)
+    monkeypatch.undo()
+    acc, b, a = _literal_search(m, vaf, vay)
+    assert (float(m.alpha_), float(m.beta_)) == pytest.approx((a, b), abs=1e-9)
+    # the validation labels matter (so the search is not vacuous) ...
+    perm = TipAdapter(clip, CLASSES, TEMPLATES).fit(trf, try_, vaf, vay.roll(1))
+    assert (float(perm.alpha_), float(perm.beta_)) != (float(m.alpha_), float(m.beta_)) or perm.search_result != m.search_result
+    # ... and the test set, which fit never receives, cannot change anything
+    assert "test" not in " ".join(inspect.signature(cls.fit).parameters)
+
+
+# ---------------------------------------------------------------- determinism
+@pytest.mark.parametrize("name", ["coop", "cocoop", "tipf"])
+def test_seeded_determinism(clip, data, name):
+    (trf, try_), (vaf, vay), (tef, _) = data
+    kw = dict(epochs=3, progress=False, batch_size=8 if name != "tipf" else 16)
+    a = build_method(name, clip, CLASSES, TEMPLATES, seed=7, **kw).fit(trf, try_, vaf, vay)
+    b = build_method(name, clip, CLASSES, TEMPLATES, seed=7, **kw).fit(trf, try_, vaf, vay)
+    c = build_method(name, clip, CLASSES, TEMPLATES, seed=8, **kw).fit(trf, try_, vaf, vay)
+    for k, v in a.state_dict()["tensors"].items(): assert torch.equal(v, b.state_dict()["tensors"][k]), k
+    assert not torch.equal(a.similarities(tef), c.similarities(tef))
+
+
+# ---------------------------------------------------------------- shared context prefix (exact)
+@pytest.mark.parametrize("arch", ["clipood-tiny", "ViT-B-16"])
+def test_shared_prefix_equals_full_prompts(arch):
+    "Shared prefix + truncation == open_clip's encode_text on full 77-token prompts, features and gradients."
+    from clipood.base import frozen
+    c = load_clip(arch, pretrained=None, seed=0)
+    names = CLASSES[:3] if arch == "ViT-B-16" else CLASSES
+    m = CoOp(c, names, TEMPLATES, n_ctx=8, seed=3)
+    assert m._use_shared_prefix()
+    with torch.no_grad():
+        # full prompts through open_clip's own forward (same embeddings as token ids can't carry learned ctx,
+        # so use ctx = embeddings of "X" tokens, i.e. the literal tokenised prompt)
+        m.ctx.copy_(c.model.token_embedding(m.token_ids[0, 1:1 + m.n_ctx_]))
+        ref = F.normalize(c.model.encode_text(m.token_ids), dim=-1)
+        torch.testing.assert_close(m.text_features(), ref, atol=2e-5, rtol=0)
+    f = F.normalize(torch.randn(4, m.embed_dim), dim=-1); y = torch.arange(4) % len(names)
+    grads = []
+    for share, trunc in ((True, True), (False, False)):
+        m.share_prefix, m.ctx.grad = share, None
+        with frozen(c.model): m._step(f, y, truncate=trunc)
+        grads.append(m.ctx.grad.clone())
+    torch.testing.assert_close(grads[0], grads[1], atol=1e-5 * grads[1].abs().max().item(), rtol=0)
+
+
+# ---------------------------------------------------------------- a real learning check on the synthetic benchmark
+def _pretrained_tiny():
+    "The synthetic-pretrained tiny CLIP if its checkpoint is cached (pretraining takes minutes: not done here)."
+    from clipood.pretrain import check_checkpoint, checkpoint_key, checkpoint_path
+    if check_checkpoint(checkpoint_path("clipood-tiny", 0), checkpoint_key("clipood-tiny", 0)) is not None:
+        pytest.skip("synthetic-pretrained clipood-tiny not cached; run `clipood-pretrain` (or "
+                    "load_clip('clipood-tiny', pretrained='synthetic')) once to enable the learning checks")
+    return load_clip("clipood-tiny", pretrained="synthetic", seed=0)
+
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory):
+    from clipood.data import DATASETS, few_shot, get_dataset
+    from clipood.features import image_features
+    clip = _pretrained_tiny()
+    train = get_dataset("synthetic", "train")
+    idx = few_shot(train, 4, 0)
+    cache = tmp_path_factory.mktemp("features")
+    f, y = image_features(clip, train, views=10, indices=idx, normalize=False, cache_dir=cache, progress=False)
+    info = DATASETS["synthetic"]
+    return clip, list(info.classnames), list(info.templates), f, y
+
+
+@pytest.mark.parametrize("name,kw", [
+    ("coop", dict(epochs=30, batch_size=8)),
+    ("cocoop", dict(epochs=4, batch_size=4)),
+    ("tipf", dict(epochs=20, batch_size=32)),
+])
+def test_training_learns_on_synthetic(synthetic, name, kw):
+    "Training lowers the training loss and raises the few-shot training accuracy (pretrained tiny CLIP)."
+    clip, classnames, templates, f, y = synthetic
+    m = build_method(name, clip, classnames, templates, seed=0, progress=False, **kw).fit(f, y)
+    h = m.history
+    assert h[-1]["loss"] < 0.9 * h[0]["loss"], [round(r["loss"], 3) for r in h]
+    f_eval = f.mean(0)  # view-averaged training images
+    zs_acc = (ZeroShotCLIP(clip, classnames, templates).similarities(f_eval).argmax(-1) == y).float().mean().item()
+    acc = (m.similarities(f_eval).argmax(-1) == y).float().mean().item()
+    assert h[-1]["acc"] > h[0]["acc"] and acc > zs_acc, (h[0]["acc"], h[-1]["acc"], zs_acc, acc)
