@@ -253,29 +253,36 @@ def _pretrained_tiny():
 
 @pytest.fixture(scope="module")
 def synthetic(tmp_path_factory):
+    """4-shot synthetic training set, eval-transform features (N, D).
+
+    Not the augmented views: at 32 px, CoOp's random resized crop (scale 0.08-1) mostly cuts the object
+    out (the pretrained tiny CLIP's zero-shot accuracy on such views is chance, 12.5%, vs 31% on the eval
+    transform), so a learning check on them would test the augmentation, not the method."""
     from clipood.data import DATASETS, few_shot, get_dataset
     from clipood.features import image_features
     clip = _pretrained_tiny()
     train = get_dataset("synthetic", "train")
     idx = few_shot(train, 4, 0)
-    cache = tmp_path_factory.mktemp("features")
-    f, y = image_features(clip, train, views=10, indices=idx, normalize=False, cache_dir=cache, progress=False)
+    f, y = image_features(clip, train, views=1, indices=idx, normalize=False,
+                          cache_dir=tmp_path_factory.mktemp("features"), progress=False)
     info = DATASETS["synthetic"]
     return clip, list(info.classnames), list(info.templates), f, y
 
 
 @pytest.mark.parametrize("name,kw", [
     ("coop", dict(epochs=30, batch_size=8)),
-    ("cocoop", dict(epochs=4, batch_size=4)),
-    ("tipf", dict(epochs=20, batch_size=32)),
+    ("cocoop", dict()),  # the reference schedule: batch 1, 10 epochs
+    ("tipf", dict(epochs=20, batch_size=16)),
 ])
 def test_training_learns_on_synthetic(synthetic, name, kw):
-    "Training lowers the training loss and raises the few-shot training accuracy (pretrained tiny CLIP)."
+    """Training lowers the training loss and raises the few-shot training accuracy (pretrained tiny CLIP,
+    reference learning rates), and the fitted method beats zero-shot CLIP on the training images."""
     clip, classnames, templates, f, y = synthetic
     m = build_method(name, clip, classnames, templates, seed=0, progress=False, **kw).fit(f, y)
     h = m.history
-    assert h[-1]["loss"] < 0.9 * h[0]["loss"], [round(r["loss"], 3) for r in h]
-    f_eval = f.mean(0)  # view-averaged training images
-    zs_acc = (ZeroShotCLIP(clip, classnames, templates).similarities(f_eval).argmax(-1) == y).float().mean().item()
-    acc = (m.similarities(f_eval).argmax(-1) == y).float().mean().item()
-    assert h[-1]["acc"] > h[0]["acc"] and acc > zs_acc, (h[0]["acc"], h[-1]["acc"], zs_acc, acc)
+    losses, accs = [round(r["loss"], 3) for r in h], [round(r["acc"], 3) for r in h]
+    assert h[-1]["loss"] < 0.95 * h[0]["loss"], losses
+    assert h[-1]["acc"] > h[0]["acc"], accs
+    zs_acc = (ZeroShotCLIP(clip, classnames, templates).similarities(f).argmax(-1) == y).float().mean().item()
+    acc = (m.similarities(f).argmax(-1) == y).float().mean().item()
+    assert acc > zs_acc, (zs_acc, acc, losses, accs)
