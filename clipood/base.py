@@ -6,7 +6,7 @@
 __all__ = ['seed_everything', 'resolve_device', 'seeded', 'autocast', 'frozen', 'as_views', 'check_eval_features', 'coop_lr',
            'coop_optimizer', 'coop_scheduler', 'coop_epochs', 'infer_shots', 'view_schedule', 'batch_indices', 'Method']
 
-# %% ../nbs/10_base.ipynb #55a3a5c4
+# %% ../nbs/10_base.ipynb #982e21bc
 import math
 import random
 from contextlib import contextmanager, nullcontext
@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-# %% ../nbs/10_base.ipynb #a7f105b6
+# %% ../nbs/10_base.ipynb #e1f14674
 def seed_everything(seed:int, # the run's seed
                    ) -> torch.Generator: # a CPU generator seeded with `seed`, for sampling that must not depend on global state
     "Seed python, numpy and torch; return a dedicated `torch.Generator`."
@@ -52,7 +52,7 @@ def autocast(device:torch.device, # where the computation runs
     dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     return torch.autocast("cuda", dtype=dtype)
 
-# %% ../nbs/10_base.ipynb #ff6b26bf
+# %% ../nbs/10_base.ipynb #136ef41d
 @contextmanager
 def frozen(module:torch.nn.Module, # e.g. the CLIP model: gradients flow *through* it but its weights get none
           ):
@@ -64,7 +64,7 @@ def frozen(module:torch.nn.Module, # e.g. the CLIP model: gradients flow *throug
     finally:
         for p, f in flags: p.requires_grad_(f)
 
-# %% ../nbs/10_base.ipynb #c68c23ee
+# %% ../nbs/10_base.ipynb #f5d7d911
 def as_views(features, # raw training features, (V, N, D) or (N, D)
              labels, # (N,) integer class indices
              n_classes:int, # number of classes C; labels must lie in [0, C)
@@ -99,7 +99,7 @@ def check_eval_features(features, # (N, D) image features, normalised or not
         raise ValueError(f"{name} have dimension {f.shape[-1]} but the model's embedding dimension is {dim}.")
     return F.normalize(f.float(), dim=-1)
 
-# %% ../nbs/10_base.ipynb #5fc2fbc1
+# %% ../nbs/10_base.ipynb #a3514308
 def coop_lr(epoch:int, # 0-based epoch
             base_lr:float=0.002, # lr_0
             max_epoch:int=200, # E, the number of epochs
@@ -123,7 +123,7 @@ def coop_scheduler(optimizer:torch.optim.Optimizer, # built with the base lr
     return torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda e: coop_lr(e, base, max_epoch, warmup_epochs, warmup_lr) / base)
 
-# %% ../nbs/10_base.ipynb #0c3d18aa
+# %% ../nbs/10_base.ipynb #6b201337
 def coop_epochs(shots:int, # training images per class
                 dataset:str|None=None, # dataset name; "imagenet" always trains 50 epochs
                ) -> int:
@@ -140,7 +140,7 @@ def infer_shots(labels, # (N,) few-shot training labels
     if len(y) == 0: raise ValueError("labels is empty.")
     return int(np.bincount(y).max())
 
-# %% ../nbs/10_base.ipynb #75307212
+# %% ../nbs/10_base.ipynb #dc36b642
 def view_schedule(n_epochs:int, # number of epochs E
                   n_views:int, # views V in the cache
                   max_views:int|None=None, # cap K on the distinct views used (None: all V)
@@ -166,7 +166,7 @@ def batch_indices(n:int, # dataset size
     if drop_last and n >= batch_size and len(batches[-1]) < batch_size: batches = batches[:-1]
     return batches
 
-# %% ../nbs/10_base.ipynb #8dd20d41
+# %% ../nbs/10_base.ipynb #c0f27603
 _COMMON = dict(dataset=None, shots=None, progress=True)
 
 class Method:

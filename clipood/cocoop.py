@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['text_tower_bytes_per_prompt', 'CoCoOp']
 
-# %% ../nbs/13_cocoop.ipynb #f939dbba
+# %% ../nbs/13_cocoop.ipynb #ac64dd25
 import math
 from collections import OrderedDict
 
@@ -17,7 +17,7 @@ from .base import autocast, check_eval_features
 from .coop import CoOp
 from .models import encode_from_embeddings
 
-# %% ../nbs/13_cocoop.ipynb #a0dd4aac
+# %% ../nbs/13_cocoop.ipynb #75f454ff
 def text_tower_bytes_per_prompt(model, # open_clip CLIP
                                 length:int, # tokens per prompt after truncation
                                 train:bool, # activations kept for backward (all layers) or not (about two layers live)
@@ -28,7 +28,7 @@ def text_tower_bytes_per_prompt(model, # open_clip CLIP
     per_layer = length * (16 * W + 2 * heads * length) * 4  # residual, LN, qkv, attention probs, MLP (4W, twice)
     return per_layer * (len(blocks) if train else 2)
 
-# %% ../nbs/13_cocoop.ipynb #2657fd06
+# %% ../nbs/13_cocoop.ipynb #8459c6ca
 class CoCoOp(CoOp):
     "CoCoOp: CoOp's context plus an image-conditioned bias from a meta-network; batched (images x classes) text tower."
     name = "cocoop"

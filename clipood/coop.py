@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['shared_prefix_supported', 'encode_shared_prefix', 'CoOp']
 
-# %% ../nbs/12_coop.ipynb #27ea44fc
+# %% ../nbs/12_coop.ipynb #c01749e3
 import time
 
 import numpy as np
@@ -20,7 +20,7 @@ from .base import (Method, as_views, autocast, batch_indices, check_eval_feature
 from .models import encode_from_embeddings, eot_positions, image_size, train_transform
 from open_clip.transformer import ResidualAttentionBlock
 
-# %% ../nbs/12_coop.ipynb #f00ca24b
+# %% ../nbs/12_coop.ipynb #f93be656
 def shared_prefix_supported(model) -> bool:
     "Whether `encode_shared_prefix` can run this open_clip model's text tower (plain causal CLIP blocks)."
     blocks = getattr(getattr(model, "transformer", None), "resblocks", None)
@@ -73,7 +73,7 @@ def encode_shared_prefix(model, # open_clip CLIP (see `shared_prefix_supported`)
     if proj is None: return x
     return proj(x) if isinstance(proj, nn.Linear) else x @ proj
 
-# %% ../nbs/12_coop.ipynb #9d9f7f8b
+# %% ../nbs/12_coop.ipynb #d4108cc1
 class CoOp(Method):
     "CoOp: learned prompt context vectors in front of each class name; both CLIP towers frozen."
     name = "coop"
@@ -183,7 +183,7 @@ class CoOp(Method):
             rows_all.append(rows)
         return torch.cat(outs)[torch.argsort(torch.cat(rows_all))]
 
-# %% ../nbs/12_coop.ipynb #a95ab404
+# %% ../nbs/12_coop.ipynb #ed6d2c42
 @patch
 def _step(self:CoOp, f, y, truncate=None):
     "Forward + backward of one batch of normalised image features; returns (summed loss, n correct)."
@@ -262,7 +262,7 @@ def fit(self:CoOp, train_features, train_labels, val_features=None, val_labels=N
             yield fv[idx], y_dev[idx]
     return self._train(E, N, batches, val)
 
-# %% ../nbs/12_coop.ipynb #aeec98ec
+# %% ../nbs/12_coop.ipynb #fb556d51
 class _Augmented(Dataset):
     "Few-shot subset of a (PIL image, label) dataset with a transform applied."
     def __init__(self, ds, indices, tf): self.ds, self.idx, self.tf = ds, list(indices), tf
@@ -293,7 +293,7 @@ def fit_images(self:CoOp, dataset, # items (PIL image, label); e.g. `clipood.dat
     with seeded(self.seed):  # the augmentations draw from torch's global RNG
         return self._train(self._n_epochs(y), len(ds), batches, val, truncate=truncate)
 
-# %% ../nbs/12_coop.ipynb #bf6e009e
+# %% ../nbs/12_coop.ipynb #b23a1315
 @patch
 def similarities(self:CoOp, image_features) -> torch.Tensor:
     "(N, C) cosine similarities to the learned prompts' text features."
@@ -301,16 +301,6 @@ def similarities(self:CoOp, image_features) -> torch.Tensor:
     if self._text_cache is None:
         with torch.no_grad(): self._text_cache = self.text_features()
     return (f @ self._text_cache.T).float().cpu()
-
-@patch
-def _after_load(self:CoOp): self._text_cache = None
-
-@patch
-def _hparams_changed(self:CoOp, old):
-    "A state saved with another prompt structure (n_ctx, ctx_init, csc) rebuilds the prompts first."
-    if any(old.get(k) != self.hparams.get(k) for k in ("n_ctx", "ctx_init", "csc")):
-        self._build_prompts()
-        with seeded(self.seed): self._init_params()
 
 @patch
 def _after_load(self:CoOp): self._text_cache = None

@@ -5,14 +5,14 @@
 # %% auto #0
 __all__ = ['tip_initial_alpha', 'tip_grid', 'cache_logits', 'search_alpha_beta', 'TipAdapter']
 
-# %% ../nbs/14_tip.ipynb #64db75c7
+# %% ../nbs/14_tip.ipynb #65b71ea3
 import torch
 import torch.nn.functional as F
 
 from .base import as_views, check_eval_features
 from .zeroshot import ZeroShotCLIP
 
-# %% ../nbs/14_tip.ipynb #c1e2958f
+# %% ../nbs/14_tip.ipynb #1d9d34f9
 def tip_initial_alpha(dataset:str|None, # dataset name (None or unknown: 1.17)
                      ) -> float:
     "Tip-Adapter's initial residual ratio: 3 for Caltech-101 and Stanford-Cars, 1.17 elsewhere."
@@ -32,7 +32,7 @@ def cache_logits(affinity:torch.Tensor, # (N, M) cosine affinities f @ keys.T
     "The cache model's class votes $\\exp(-\\beta(1 - \\text{affinity}))\\, L$."
     return torch.exp(-beta * (1 - affinity)) @ values
 
-# %% ../nbs/14_tip.ipynb #d95071de
+# %% ../nbs/14_tip.ipynb #3b3f7034
 def search_alpha_beta(clip_logits:torch.Tensor, # (N, C) lambda * f W^T on the validation features
                       affinity:torch.Tensor, # (N, M) validation features @ keys.T
                       values:torch.Tensor, # (M, C) one-hot cache values
@@ -50,7 +50,7 @@ def search_alpha_beta(clip_logits:torch.Tensor, # (N, C) lambda * f W^T on the v
             if acc > best[0]: best = (acc, a, b)
     return best[1], best[2], best[0]
 
-# %% ../nbs/14_tip.ipynb #974730a3
+# %% ../nbs/14_tip.ipynb #13d3c0c5
 class TipAdapter(ZeroShotCLIP):
     "Tip-Adapter: zero-shot CLIP plus a training-free cache of few-shot features; alpha/beta searched on validation data."
     name = "tip"

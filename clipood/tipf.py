@@ -5,14 +5,14 @@
 # %% auto #0
 __all__ = ['TipAdapterF']
 
-# %% ../nbs/15_tipf.ipynb #a2e53fd5
+# %% ../nbs/15_tipf.ipynb #e871c1ed
 import torch
 import torch.nn.functional as F
 
 from .base import batch_indices, view_schedule
 from .tip import TipAdapter
 
-# %% ../nbs/15_tipf.ipynb #54404252
+# %% ../nbs/15_tipf.ipynb #21d4c6b1
 class TipAdapterF(TipAdapter):
     "Tip-Adapter-F: Tip-Adapter whose cache keys are fine-tuned with AdamW on the cached augmented views."
     name = "tipf"

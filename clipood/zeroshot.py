@@ -5,13 +5,13 @@
 # %% auto #0
 __all__ = ['ZeroShotCLIP']
 
-# %% ../nbs/11_zeroshot.ipynb #df2c0fc2
+# %% ../nbs/11_zeroshot.ipynb #7a5112ef
 import torch
 
 from .base import Method, check_eval_features
 from .models import class_prototypes
 
-# %% ../nbs/11_zeroshot.ipynb #ad15753a
+# %% ../nbs/11_zeroshot.ipynb #925d7d7c
 class ZeroShotCLIP(Method):
     "Zero-shot CLIP: cosine similarity to template-ensembled class prototypes; `fit` trains nothing."
     name = "zeroshot"

@@ -14,11 +14,19 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-torch.set_num_threads(1)
 
 from clipood.base import Method, view_schedule
 from clipood.methods import METHODS, CoCoOp, CoOp, TipAdapter, TipAdapterF, ZeroShotCLIP, build_method, get_method
 from clipood.models import class_prototypes, load_clip
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    "Tiny models are latency-bound: one torch thread is faster and immune to oversubscription (restored after)."
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
 
 CLASSES = ["circle", "square", "five-pointed star", "heart", "crescent moon", "triangle"]
 TEMPLATES = ["a photo of a {}."]
