@@ -202,7 +202,7 @@ def execute_run(spec:dict, # run_id, params, notebook, grid_dir, options (execut
             pm.execute_notebook(str(spec["notebook"]), str(out_nb), parameters={**spec["params"], "out_dir": str(work)},
                                 kernel_name=opts.get("kernel_name", "python3"), language="python", progress_bar=False,
                                 log_output=False, execution_timeout=opts.get("execution_timeout"),
-                                start_timeout=opts.get("start_timeout", 120),
+                                start_timeout=opts.get("start_timeout", 300),
                                 extra_arguments=["--IPKernelApp.log_level=CRITICAL"])  # hide ipykernel's TCP notice and shutdown chatter
             err = tb = None
             break
