@@ -24,7 +24,7 @@ from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
 from torchvision import transforms as T
 from tqdm.auto import tqdm
 
-from .models import LoadedCLIP, image_size, train_transform
+from .models import LoadedCLIP, image_size, train_transform, check_crop_scale, COOP_CROP_SCALE
 
 # %% ../nbs/05_features.ipynb #cb6a9ea7
 def cache_dir(path=None, # explicit folder (wins over the environment)
@@ -179,12 +179,14 @@ def image_features(clip:LoadedCLIP, # model from `load_clip` (model, preprocess,
                    batch_size:int=128, # images per forward
                    num_workers:int=0, # DataLoader workers for decoding/augmentation
                    seed:int=0, # seed of the augmented views (ignored for views=1)
+                   crop_scale=COOP_CROP_SCALE, # RandomResizedCrop area range (lo, hi) of the augmented views
                    device=None, # compute device (default: the model's; the model is moved there)
                    autocast:Optional[str]=None, # None | "fp16" | "bf16": torch.autocast on CUDA
                    progress:bool=True, # tqdm progress bar
                   ) -> tuple:
     "(features float32 CPU (N, D) or (V, N, D), labels long CPU (N,)) of `dataset`, cached on disk (raw)"
     _check_args(clip, views, batch_size, num_workers, autocast)
+    crop_scale = check_crop_scale(crop_scale)
     ds = _resolve_dataset(dataset, split, root)
     if len(ds) == 0: raise ValueError(f"dataset {getattr(ds, 'name', '')!r} is empty")
     idx = _check_indices(indices, len(ds))
@@ -195,7 +197,7 @@ def image_features(clip:LoadedCLIP, # model from `load_clip` (model, preprocess,
     if next(model.parameters()).device != device: model.to(device)
     name, split = str(getattr(ds, "name", type(ds).__name__)), str(getattr(ds, "split", split))
     augment = views > 1
-    tf = train_transform(image_size(model), *_mean_std(clip.preprocess)) if augment else clip.preprocess
+    tf = train_transform(image_size(model), *_mean_std(clip.preprocess), scale=crop_scale) if augment else clip.preprocess
     meta = dict(version=FORMAT_VERSION, model_id=clip.model_id, dataset=name, split=split,
                 fingerprint=None, transform=("coop-aug:" if augment else "eval:") + _describe(tf),
                 views=int(views), seed=int(seed) if augment else None, indices=_indices_key(indices), n=len(idx),

@@ -9,7 +9,7 @@ __all__ = ['IMAGE_SIZE', 'SS', 'GX', 'GY', 'PX', 'SHAPES', 'COLORS', 'TEXTURES',
            'texture_map', 'object_mask', 'render', 'caption', 'stream_id', 'generate', 'pretrain_batch',
            'heldout_pairs', 'SyntheticDataset', 'fingerprint', 'synthetic_dataset', 'register_synthetic']
 
-# %% ../nbs/04_synthetic.ipynb #45ff1b21
+# %% ../nbs/04_synthetic.ipynb #be9daef8
 import zlib
 from dataclasses import dataclass, asdict
 from functools import lru_cache
@@ -20,7 +20,7 @@ import torch
 from PIL import Image
 from scipy.ndimage import gaussian_filter
 
-# %% ../nbs/04_synthetic.ipynb #2c8df6ea
+# %% ../nbs/04_synthetic.ipynb #71d40311
 IMAGE_SIZE = 32 # output images are IMAGE_SIZE x IMAGE_SIZE RGB
 SS = 2 # supersampling factor per axis (anti-aliasing)
 _G = IMAGE_SIZE * SS
@@ -54,7 +54,7 @@ def star_polygon(points:int=5, outer:float=1.0, inner:float=0.42) -> np.ndarray:
     r = np.where(np.arange(2 * points) % 2 == 0, outer, inner)
     return np.stack([r * np.cos(a), r * np.sin(a)], 1)
 
-# %% ../nbs/04_synthetic.ipynb #ba5472bb
+# %% ../nbs/04_synthetic.ipynb #f80208ed
 def _poly(*vertices) -> Callable:
     v = np.asarray(vertices, dtype=np.float32)
     return lambda x, y: polygon_mask(x, y, v)
@@ -89,7 +89,7 @@ SHAPES:dict[str, Callable] = {
     "teardrop": lambda x, y: _disc(x, y, .6, 0, -.3) | polygon_mask(x, y, np.array([(-.55, -.05), (.55, -.05), (0, 1)])),
 } # shape name -> inside(x, y) in local coordinates (unit-disc sized, y up)
 
-# %% ../nbs/04_synthetic.ipynb #756d2c4f
+# %% ../nbs/04_synthetic.ipynb #cbab4f87
 COLORS:dict[str, tuple[int, int, int]] = {
     "red": (220, 40, 40), "orange": (245, 140, 30), "yellow": (240, 220, 40), "green": (50, 170, 60),
     "cyan": (40, 200, 210), "blue": (40, 80, 220), "purple": (140, 60, 190), "pink": (240, 120, 180),
@@ -112,7 +112,7 @@ def position_name(cx:float, cy:float) -> str:
     row = 0 if cy > .2 else 2 if cy < -.2 else 1
     return POSITIONS[3 * row + col]
 
-# %% ../nbs/04_synthetic.ipynb #90b1e869
+# %% ../nbs/04_synthetic.ipynb #2d98b49c
 def sample_factors(rng:np.random.Generator, # this item's generator
                    shapes:Sequence[str], # shapes to draw from (ignored if `shape` is given)
                    textures:Sequence[str]=tuple(TEXTURES), # background textures to draw from
@@ -145,7 +145,7 @@ def sample_factors(rng:np.random.Generator, # this item's generator
     f["seed"] = int(rng.integers(2**31)) # for pixel noise
     return f
 
-# %% ../nbs/04_synthetic.ipynb #342a0d40
+# %% ../nbs/04_synthetic.ipynb #ee81ebad
 @dataclass(frozen=True)
 class Style:
     "Rendering knobs; pretraining uses the defaults"
@@ -161,9 +161,9 @@ class Style:
     negative:bool=False # invert all colours (255 - x)
 
 PRETRAIN_STYLE = Style()
-DOWNSTREAM_STYLE = Style(fill=0.35, outline=1.0, blur=0.5, noise=12.0) # chosen by measurement (clipood.pretrain)
+DOWNSTREAM_STYLE = Style(blur=1.35) # out-of-focus images; strength chosen by measurement (clipood.pretrain)
 
-# %% ../nbs/04_synthetic.ipynb #f56b6a22
+# %% ../nbs/04_synthetic.ipynb #8e95f9ae
 def texture_map(texture:str, # a TEXTURES key
                 fs:Sequence[dict], # factors of the images (period, angle, phase, seed)
                ) -> np.ndarray:
@@ -220,7 +220,7 @@ def _pool(a:np.ndarray) -> np.ndarray:
     "Average the SS x SS sub-samples of each pixel: (n, G, G) -> (n, S, S)"
     return a.reshape(len(a), IMAGE_SIZE, SS, IMAGE_SIZE, SS).mean((2, 4))
 
-# %% ../nbs/04_synthetic.ipynb #a46a56ad
+# %% ../nbs/04_synthetic.ipynb #20f2ea1d
 def render(fs:Sequence[dict], # factors, one dict per image (from `sample_factors`)
            style:Style=PRETRAIN_STYLE, # rendering knobs
           ) -> np.ndarray:
@@ -261,7 +261,7 @@ def render(fs:Sequence[dict], # factors, one dict per image (from `sample_factor
                               for f in fs]).astype(np.float32)
     return np.clip(np.rint(img), 0, 255).astype(np.uint8)
 
-# %% ../nbs/04_synthetic.ipynb #8abcd7bb
+# %% ../nbs/04_synthetic.ipynb #b0e2aafb
 def _a(phrase:str) -> str: return ("an " if phrase[0] in "aeiou" else "a ") + phrase
 
 def caption(f:dict, # factors of the image
@@ -289,7 +289,7 @@ def caption(f:dict, # factors of the image
             f"{_a(d)} over {noun}.", f"{d}.", f"there is {_a(d)} in the {pos} of the image.", f"{_a(d)} on {noun}."]
     return opts[rng.integers(len(opts))]
 
-# %% ../nbs/04_synthetic.ipynb #dc037e62
+# %% ../nbs/04_synthetic.ipynb #a7f6f992
 def stream_id(name:str) -> int:
     "Stable stream number of a named stream (CRC-32 of the name)"
     return zlib.crc32(name.encode())
@@ -320,7 +320,7 @@ def generate(n:int, # number of items
         fs.append(f); caps.append(caption(f, rng))
     return render(fs, style), fs, caps
 
-# %% ../nbs/04_synthetic.ipynb #17bbfeba
+# %% ../nbs/04_synthetic.ipynb #f9064ed5
 PRETRAIN_P_OBJECT = 0.85 # fraction of pretraining images with an object (the rest: texture only)
 
 def pretrain_batch(step:int, # batch index
@@ -338,7 +338,7 @@ def heldout_pairs(n:int=1000, # number of image-caption pairs
     ims, _, caps = generate(n, seed, "pretrain-heldout", p_object=PRETRAIN_P_OBJECT)
     return ims, caps
 
-# %% ../nbs/04_synthetic.ipynb #4f5b6954
+# %% ../nbs/04_synthetic.ipynb #f79ccd43
 GENERATOR_VERSION = 1 # bump when rendering or sampling changes (part of every fingerprint)
 ID_SHAPES = ["circle", "square", "triangle", "star", "heart", "cross", "crescent", "lightning bolt"]
 NEAR_SHAPES = [s for s in SHAPES if s not in ID_SHAPES]
@@ -349,7 +349,7 @@ BENCHMARK:dict[tuple[str, str], tuple[str, list[str], int]] = {
     ("synthetic-far", "test"): ("texture", list(TEXTURES), 100),
 } # (dataset, split) -> (kind, classes, images per class)
 
-# %% ../nbs/04_synthetic.ipynb #8b2debcd
+# %% ../nbs/04_synthetic.ipynb #09b417e1
 class SyntheticDataset(torch.utils.data.Dataset):
     "A generated split: items are (PIL RGB image, int label)"
     def __init__(self, images:np.ndarray, targets:Sequence[int], classnames:Sequence[str], name:str, split:str,
@@ -394,7 +394,7 @@ def synthetic_dataset(name:str="synthetic", # "synthetic", "synthetic-near" or "
     ims, targets, caps = _split_arrays(name, split, seed, per_class, style)
     return SyntheticDataset(ims, targets, classes, name, split, fingerprint(name, split, seed, per_class, style), caps)
 
-# %% ../nbs/04_synthetic.ipynb #634c070e
+# %% ../nbs/04_synthetic.ipynb #8bc4d846
 def _builder(name:str):
     def build(root, split:str): return synthetic_dataset(name, split)
     return build
