@@ -218,8 +218,10 @@ def _run_experiment(tmp_path, **params):
 def test_experiment_rejects_bad_parameters_at_once(tmp_path):
     err = _run_experiment(tmp_path, method="nope", shots=0, scores=["ms", "bogus"], ood_datasets="sun,places")
     assert err.ename == "ValueError" and "ood_datasets must be a list" in err.evalue and "-y" in err.evalue
-    err = _run_experiment(tmp_path, method="nope", shots=32, scores=["ms", "bogus"], hparams={"epochz": 3})
-    for msg in ("method 'nope' is unknown", "scores ['bogus'] are unknown", "shots=32 > max_shots=16"):
+    err = _run_experiment(tmp_path, method="nope", shots=32, scores=["ms", "bogus"], hparams={"epochz": 3},
+                          crop_scale=[0.9, 0.1])
+    for msg in ("method 'nope' is unknown", "scores ['bogus'] are unknown", "shots=32 > max_shots=16",
+                "crop scale must satisfy 0 < lo <= hi <= 1"):
         assert msg in err.evalue, err.evalue
     assert not (tmp_path / "metrics.parquet").exists()
 
