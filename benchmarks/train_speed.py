@@ -132,7 +132,7 @@ def tiny_rows(pretrained, steps):
     return [row]
 
 
-def parity(pretrained, seeds, views, shots=16):
+def parity(pretrained, seeds, views, shots=16, crop_scale=(0.08, 1.0)):
     from clipood.coop import CoOp
     from clipood.data import few_shot
     from clipood.features import image_features
@@ -147,18 +147,19 @@ def parity(pretrained, seeds, views, shots=16):
         idx = few_shot(train, shots, s)
         kw = dict(seed=s, shots=shots, dataset="synthetic", progress=True)
         t = time.perf_counter()
-        feats, labels = image_features(clip, train, views=views, indices=idx, normalize=False, seed=s, progress=False)
+        feats, labels = image_features(clip, train, views=views, indices=idx, normalize=False, seed=s, progress=False,
+                                       crop_scale=crop_scale)
         fast = CoOp(clip, classnames, templates, **kw).fit(feats, labels)
         out["fast_s"].append(time.perf_counter() - t)
         t = time.perf_counter()
-        ref = CoOp(clip, classnames, templates, **kw).fit_images(train, idx)
+        ref = CoOp(clip, classnames, templates, **kw).fit_images(train, idx, crop_scale=crop_scale)
         out["ref_s"].append(time.perf_counter() - t)
         out["fast"].append(accuracy(fast, test_f, test_y)); out["ref"].append(accuracy(ref, test_f, test_y))
         print(f"seed {s}: epochs {len(fast.history)}  fast acc {out['fast'][-1]:.4f} ({out['fast_s'][-1]:.0f} s incl. "
               f"caching {views} views)  reference acc {out['ref'][-1]:.4f} ({out['ref_s'][-1]:.0f} s)  "
               f"train loss fast {fast.history[-1]['loss']:.3f} ref {ref.history[-1]['loss']:.3f}", flush=True)
     ms = lambda v: f"{100 * np.mean(v):.2f} +- {100 * np.std(v, ddof=1) if len(v) > 1 else 0:.2f}"
-    print(f"\nparity (clipood-tiny {pretrained}, {shots} shots, full schedule, seeds {list(seeds)}): "
+    print(f"\nparity (clipood-tiny {pretrained}, {shots} shots, full schedule, crop {tuple(crop_scale)}, seeds {list(seeds)}): "
           f"zero-shot {100 * out['zeroshot']:.2f} | fast {ms(out['fast'])} | reference {ms(out['ref'])} | "
           f"time fast {np.mean(out['fast_s']):.0f} s vs reference {np.mean(out['ref_s']):.0f} s per seed")
     return out
@@ -184,6 +185,8 @@ def main(argv=None):
     p.add_argument("--parity", action="store_true", help="also run the accuracy-parity experiment")
     p.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2])
     p.add_argument("--views", type=int, default=50, help="parity: cached augmented views per image (the cap)")
+    p.add_argument("--crop-scale", type=float, nargs=2, default=[0.08, 1.0],
+                   help="parity: RandomResizedCrop area range of both paths (CoOp's 0.08 1; the synthetic study: 0.5 1)")
     p.add_argument("--class-chunk", type=int, default=125,
                    help="ViT-B-16 with more classes than this: the reference and truncation-only paths backpropagate "
                         "through the text tower in chunks of this many prompts (memory; the 77-token reference "
@@ -202,7 +205,7 @@ def main(argv=None):
     if "tiny" in a.only: rows += tiny_rows(pretrained, a.steps_tiny)
     print("\n" + fmt(rows))
     res = dict(speed=rows)
-    if a.parity: res["parity"] = parity(pretrained, a.seeds, a.views)
+    if a.parity: res["parity"] = parity(pretrained, a.seeds, a.views, crop_scale=tuple(a.crop_scale))
     if a.json:
         with open(a.json, "w") as f: json.dump(res, f, indent=1)
 

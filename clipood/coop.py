@@ -17,7 +17,7 @@ from torch.utils.data import DataLoader, Dataset, RandomSampler
 
 from .base import (Method, as_views, autocast, batch_indices, check_eval_features, coop_epochs,
                           coop_optimizer, coop_scheduler, frozen, infer_shots, seeded, view_schedule)
-from .models import encode_from_embeddings, eot_positions, image_size, train_transform
+from .models import encode_from_embeddings, eot_positions, image_size, train_transform, COOP_CROP_SCALE
 from open_clip.transformer import ResidualAttentionBlock
 
 # %% ../nbs/12_coop.ipynb #f93be656
@@ -274,14 +274,16 @@ class _Augmented(Dataset):
 @patch
 def fit_images(self:CoOp, dataset, # items (PIL image, label); e.g. `clipood.data.get_dataset(name, "train")`
                indices=None, # few-shot indices into `dataset` (None: all)
-               val_features=None, val_labels=None, num_workers:int=0, truncate:bool=False):
+               val_features=None, val_labels=None, num_workers:int=0, truncate:bool=False,
+               crop_scale=COOP_CROP_SCALE, # RandomResizedCrop area range (CoOp's 0.08-1 by default)
+              ):
     "Reference-style training: augment and encode images in the loop, full-length prompts (`truncate=False`)."
     val = self._check_val(val_features, val_labels)
     indices = list(range(len(dataset))) if indices is None else [int(i) for i in indices]
     targets = getattr(dataset, "targets", None)
     y = torch.as_tensor([targets[i] for i in indices] if targets is not None else [dataset[i][1] for i in indices])
     as_views(torch.zeros(len(y), 1), y, self.n_classes)  # label checks
-    ds = _Augmented(dataset, indices, train_transform(image_size(self.model)))
+    ds = _Augmented(dataset, indices, train_transform(image_size(self.model), scale=crop_scale))
     gen = torch.Generator().manual_seed(self.seed)
     loader = DataLoader(ds, batch_size=self.batch_size, sampler=RandomSampler(ds, generator=gen),
                         drop_last=len(ds) >= self.batch_size, num_workers=num_workers)
