@@ -5,8 +5,8 @@
 # %% auto #0
 __all__ = ['PRETRAIN_VERSION', 'DEFAULT_RECIPE', 'QUALITY_BARS', 'Recipe', 'lr_at', 'param_groups', 'to_tensor', 'pretrain',
            'checkpoint_key', 'checkpoint_path', 'tensors_checksum', 'save_checkpoint', 'check_checkpoint',
-           'ensure_pretrained', 'image_embeddings', 'retrieval_accuracy', 'evaluate', 'failed_bars', 'format_metrics',
-           'pretrain_cli']
+           'ensure_pretrained', 'load_synthetic', 'image_embeddings', 'retrieval_accuracy', 'evaluate', 'failed_bars',
+           'format_metrics', 'pretrain_cli']
 
 # %% ../nbs/06_pretrain.ipynb #bbc56945
 import contextlib
@@ -28,9 +28,12 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 import clipood.models  # registers the clipood-tiny configs with open_clip
-from .models import encode_text
+from .text import encode_text
 from .synthetic import (GENERATOR_VERSION, pretrain_batch, heldout_pairs, synthetic_dataset, ID_SHAPES,
                                BENCHMARK)
+
+# %% ../nbs/06_pretrain.ipynb #b42cf694
+from .cache import cache_dir as _cache_root, atomic_write as _atomic_write, file_lock as _lock
 
 # %% ../nbs/06_pretrain.ipynb #4fa14b16
 PRETRAIN_VERSION = 1 # bump when the training code changes the result for the same recipe
@@ -138,10 +141,6 @@ def _train(name, seed, recipe, device, progress):
     return model.cpu().eval(), log
 
 # %% ../nbs/06_pretrain.ipynb #c38af05c
-def _cache_root(cache_dir=None) -> Path:
-    from clipood.features import cache_dir as _cd
-    return _cd(cache_dir)
-
 def checkpoint_key(name:str, seed:int, recipe:Recipe|None=None) -> str:
     "16-hex key of everything that determines the pretrained weights (recipe None: DEFAULT_RECIPE)"
     recipe = recipe or DEFAULT_RECIPE
@@ -161,15 +160,6 @@ def tensors_checksum(state_dict:dict) -> str:
         t = state_dict[k].detach().cpu().contiguous()
         h.update(f"{k}|{t.dtype}|{tuple(t.shape)}|".encode()); h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
     return h.hexdigest()
-
-def _atomic_write(path:Path, data:bytes):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f: f.write(data); f.flush(); os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists(): tmp.unlink()
 
 def save_checkpoint(model:torch.nn.Module, path, meta:dict) -> Path:
     "Atomically write {'state_dict', 'meta' (+ checksum)} to `path`"
@@ -194,20 +184,9 @@ def check_checkpoint(path, # checkpoint file
     return None
 
 # %% ../nbs/06_pretrain.ipynb #c441bba1
-@contextlib.contextmanager
-def _lock(path:Path):
-    "Exclusive inter-process lock on `path` (POSIX flock; no-op where unavailable)"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try: import fcntl
-    except ImportError: yield; return
-    with open(path, "w") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try: yield
-        finally: fcntl.flock(f, fcntl.LOCK_UN)
-
 def ensure_pretrained(name:str="clipood-tiny", # a clipood-tiny* config
                       seed:int=0, # pretraining seed
-                      cache_dir=None, # None: clipood.features.cache_dir() (env CLIPOOD_CACHE, else ~/.cache/clipood)
+                      cache_dir=None, # None: clipood.cache.cache_dir() (env CLIPOOD_CACHE, else ~/.cache/clipood)
                       *,
                       recipe:Recipe|None=None, # hyper-parameters (part of the key); None: DEFAULT_RECIPE
                       force:bool=False, # pretrain again even if a sound checkpoint exists
@@ -233,6 +212,23 @@ def ensure_pretrained(name:str="clipood-tiny", # a clipood-tiny* config
         save_checkpoint(model, path, meta)
         _atomic_write(path.with_suffix(".json"), json.dumps(dict(meta, **log), indent=1).encode())
     return path
+
+# %% ../nbs/06_pretrain.ipynb #71612017
+def load_synthetic(name:str="clipood-tiny", # a clipood-tiny* config
+                   seed:int=0, # pretraining seed
+                   cache_dir=None, # clipood cache root (None: env CLIPOOD_CACHE, else ~/.cache/clipood)
+                   *,
+                   device="cpu", # where the model goes
+                   precision:str="fp32", # "fp32" | "fp16" (CUDA only) | "bf16"
+                   recipe:Recipe|None=None, # pretraining hyper-parameters; None: DEFAULT_RECIPE
+                   progress:bool=True, # tqdm bar if it has to pretrain
+                  ) -> clipood.models.LoadedCLIP:
+    "The synthetic-pretrained tiny CLIP (pretrained first if its checkpoint is not cached)"
+    if not name.startswith("clipood-tiny"):
+        raise ValueError(f"pretrained='synthetic' exists only for the clipood-tiny* models, not {name!r}")
+    path = ensure_pretrained(name, seed, cache_dir, recipe=recipe, progress=progress)
+    clip = clipood.models.load_clip(name, str(path), device=device, precision=precision)
+    return clip._replace(model_id=f"{name}@synthetic-s{seed}-{clipood.models.file_hash(path)}")
 
 # %% ../nbs/06_pretrain.ipynb #54a7f4db
 @torch.no_grad()
@@ -262,7 +258,7 @@ def evaluate(model, # open_clip CLIP or LoadedCLIP
             ) -> dict:
     "Zero-shot accuracy, linear-probe accuracy, MCM AUROC/FPR95 near and far, retrieval (fractions)"
     from sklearn.linear_model import LogisticRegression
-    from clipood.models import class_prototypes
+    from clipood.text import class_prototypes
     from clipood.scores import compute
     from clipood.metrics import ood_metrics
     tokenizer = tokenizer or getattr(model, "tokenizer", None) or open_clip.get_tokenizer("clipood-tiny")
@@ -304,7 +300,7 @@ def pretrain_cli(argv=None):
     "Command line: pretrain clipood-tiny on the synthetic world (see --help)"
     import argparse
     p = argparse.ArgumentParser(prog="clipood-pretrain", description="Pretrain a tiny CLIP on clipood's synthetic "
-                                "image-caption world and cache the checkpoint (what load_clip(name, pretrained='synthetic') loads).")
+                                "image-caption world and cache the checkpoint (what load_synthetic(name) loads).")
     p.add_argument("--model", default="clipood-tiny", help="clipood-tiny* model config (default: clipood-tiny)")
     p.add_argument("--seed", type=int, default=0, help="pretraining seed (default: 0)")
     p.add_argument("--steps", type=int, default=None, help=f"optimisation steps (default: {DEFAULT_RECIPE.steps}; "
