@@ -15,7 +15,7 @@ import torch.nn.functional as F
 
 from .base import autocast, check_eval_features
 from .coop import CoOp
-from .models import encode_from_embeddings
+from .text import encode_from_embeddings
 
 # %% ../nbs/13_cocoop.ipynb #75f454ff
 def text_tower_bytes_per_prompt(model, # open_clip CLIP
@@ -32,6 +32,7 @@ def text_tower_bytes_per_prompt(model, # open_clip CLIP
 class CoCoOp(CoOp):
     "CoCoOp: CoOp's context plus an image-conditioned bias from a meta-network; batched (images x classes) text tower."
     name = "cocoop"
+    label = "CoCoOp"  # the name tables and figures show
     defaults = dict(CoOp.defaults, n_ctx=4, ctx_init="a photo of a", epochs=10, batch_size=1,
                     memory_budget_mb=1024,  # bound on the text tower's estimated activation memory per chunk
                    )

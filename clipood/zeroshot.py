@@ -9,12 +9,13 @@ __all__ = ['ZeroShotCLIP']
 import torch
 
 from .base import Method, check_eval_features
-from .models import class_prototypes
+from .text import class_prototypes
 
 # %% ../nbs/11_zeroshot.ipynb #925d7d7c
 class ZeroShotCLIP(Method):
     "Zero-shot CLIP: cosine similarity to template-ensembled class prototypes; `fit` trains nothing."
     name = "zeroshot"
+    label = "Zero-shot"  # the name tables and figures show
     defaults = dict(text_batch_size=256)  # prompts per text-tower batch when building prototypes
     _state_keys = ("prototypes",)
 
