@@ -173,6 +173,7 @@ class Method:
     "Base class of an adaptation method; see the protocol above."
     name: str = "method"
     defaults: dict = {}  # hyper-parameter defaults (the reference values)
+    label: str = ""  # the display name of the method in tables and figures (e.g. "Tip-Adapter-F")
     _state_keys: tuple = ()  # attribute names of the tensors that make up the fitted state
 
     def __init__(self, clip, # a `clipood.models.LoadedCLIP` (model, preprocess, tokenizer, model_id)

@@ -54,6 +54,7 @@ def search_alpha_beta(clip_logits:torch.Tensor, # (N, C) lambda * f W^T on the v
 class TipAdapter(ZeroShotCLIP):
     "Tip-Adapter: zero-shot CLIP plus a training-free cache of few-shot features; alpha/beta searched on validation data."
     name = "tip"
+    label = "Tip-Adapter"  # the name tables and figures show
     defaults = dict(ZeroShotCLIP.defaults,
                     alpha=None,  # initial residual ratio; None: `tip_initial_alpha(dataset)`
                     beta=1.0,  # initial sharpness

@@ -16,6 +16,7 @@ from .tip import TipAdapter
 class TipAdapterF(TipAdapter):
     "Tip-Adapter-F: Tip-Adapter whose cache keys are fine-tuned with AdamW on the cached augmented views."
     name = "tipf"
+    label = "Tip-Adapter-F"  # the name tables and figures show
     defaults = dict(TipAdapter.defaults,
                     epochs=20, batch_size=256, lr=1e-3, eps=1e-4,
                     weight_decay=0.01,  # torch's AdamW default, which the reference leaves in place
