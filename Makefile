@@ -39,11 +39,11 @@ readme: install
 # (local workers, resumable), render runs/synthetic/report.html and print its path. A second
 # `make study` reuses everything.
 study: install
-	$(BIN)/python scripts/study.py --config configs/synthetic.yaml $(if $(WORKERS),--workers $(WORKERS))
+	$(BIN)/clipood-study --config configs/synthetic.yaml $(if $(WORKERS),--workers $(WORKERS))
 
 # Smoke test of the whole chain (a handful of runs, about a minute): runs/tiny/report.html
 study-tiny: install
-	$(BIN)/python scripts/study.py --config configs/tiny.yaml
+	$(BIN)/clipood-study --config configs/tiny.yaml
 
 # The paper's grid: make paper DATA=/path/to/data [WORKERS=1] [EXECUTOR=local|slurm]
 # (needs the datasets under DATA and downloadable or cached CLIP weights; a GPU machine or Slurm).

@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['DATASETS', 'data_root', 'DatasetNotFoundError', 'CorruptImageError', 'load_image', 'fingerprint', 'ImageListDataset',
-           'DatasetInfo', 'register_dataset', 'dataset_names', 'get_dataset', 'imagenet_classes', 'make_fake_root',
-           'few_shot', 'validation_split', 'data_check', 'data_check_cli']
+           'DatasetInfo', 'resolve_name', 'register_dataset', 'dataset_names', 'get_dataset', 'imagenet_classes',
+           'make_fake_root', 'few_shot', 'validation_split', 'data_check', 'data_check_cli']
 
 # %% ../nbs/03_data.ipynb #5ff8121a
 import argparse
@@ -167,7 +167,7 @@ def _load_plugins():
         except ImportError: pass
         except Exception as e: warnings.warn(f"importing {mod} (which registers datasets) failed: {type(e).__name__}: {e}")
 
-def _resolve_name(name:str) -> str:
+def resolve_name(name:str) -> str:
     "Registry key for `name`, ignoring case, '-', '_' and spaces (e.g. 'Stanford-Cars')"
     for attempt in range(2):
         if name in DATASETS: return name
@@ -208,7 +208,7 @@ def get_dataset(name:str, # registry name (case, '-' and '_' ignored)
                 transform:Callable|None=None, # optional transform applied to each PIL image
                ):
     "Build dataset `name`/`split` from the data root; items are (PIL RGB image, int label)"
-    info = DATASETS[_resolve_name(name)]
+    info = DATASETS[resolve_name(name)]
     if split not in info.splits:
         raise ValueError(f"dataset {info.name!r} has no split {split!r}; available: {', '.join(info.splits)}"
                          + (" (OOD datasets are evaluation-only)" if info.role == "ood" else ""))
@@ -588,7 +588,7 @@ def make_fake_root(root:str|Path, # folder to write into (created if needed)
                    seed:int=0, # colours are drawn from this seed
                   ) -> Path:
     "Write a miniature copy of each dataset's real layout (real image files) under `root`; returns `root`"
-    names = list(_FAKE_WRITERS) if names is None else [_resolve_name(n) for n in names]
+    names = list(_FAKE_WRITERS) if names is None else [resolve_name(n) for n in names]
     bad = [n for n in names if n not in _FAKE_WRITERS]
     if bad: raise ValueError(f"no fake layout for {bad}; available: {list(_FAKE_WRITERS)}")
     if not 2 <= n_classes <= 5: raise ValueError(f"n_classes must be in 2..5 (torchvision cannot read a one-class "
@@ -679,7 +679,7 @@ def data_check(root:str|Path|None=None, # data root; None -> env CLIPOOD_DATA, e
     root = data_root(root)
     if names is None: _load_plugins()
     rows = []
-    for n in (dataset_names() if names is None else [_resolve_name(x) for x in names]):
+    for n in (dataset_names() if names is None else [resolve_name(x) for x in names]):
         info = DATASETS[n]
         for s in info.splits:
             r = dict(dataset=n, role=info.role, split=s, status="", images=None, classes=None,
