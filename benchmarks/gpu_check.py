@@ -45,7 +45,8 @@ QUICK = dict(coop=dict(epochs=10), cocoop=dict(epochs=1), tipf=dict(epochs=5))  
 
 
 def methods_cuda_vs_cpu(ckpt, cache_dir, quick=False):
-    from clipood.data import DATASETS, few_shot, get_dataset, validation_split
+    from clipood.data import DATASETS, get_dataset
+    from clipood.fewshot import few_shot, validation_split
     from clipood.features import image_features
     from clipood.methods import METHODS, build_method
     from clipood.metrics import ood_metrics

@@ -19,6 +19,7 @@ import torch
 import clipood
 from . import data as cdata
 from .features import image_features
+from .fewshot import few_shot, validation_split
 from .methods import METHODS
 from .metrics import accuracy, ood_metrics
 from .models import PRECISIONS, check_crop_scale, load_clip
@@ -44,7 +45,7 @@ def resolve_device(device:str, # "auto" (CUDA when available), "cpu", "cuda", "c
 def _dataset_problem(name, role:str) -> str|None:
     "None if `name` is a registered dataset usable as `role`, else what is wrong"
     try: key = cdata.resolve_name(str(name))
-    except KeyError as e: return f"{'OOD dataset' if role == 'ood' else 'dataset'} {name!r} is unknown; registered: {sorted(cdata.DATASETS)}"
+    except KeyError: return f"{'OOD dataset' if role == 'ood' else 'dataset'} {name!r} is unknown; registered: {sorted(cdata.DATASETS)}"
     if role == "id" and cdata.DATASETS[key].role != "id":
         return f"dataset {name!r} is an OOD dataset; the ID dataset must have role 'id' (one of {cdata.dataset_names('id')})"
     return None
@@ -142,12 +143,12 @@ def extract_features(clip, data:ExperimentData, shots:int, seed:int, views:int, 
                      data_root=None, cache_dir=None, batch_size:int=256, num_workers:int=0, progress:bool=False) -> dict:
     "Features of the k-shot views (V, N, D) and their labels, validation, ID test and OOD sets (cached on disk)"
     kw = dict(root=data_root, cache_dir=cache_dir, batch_size=batch_size, num_workers=num_workers, progress=progress)
-    pool, kshot = cdata.few_shot(data.train, max_shots, seed), cdata.few_shot(data.train, shots, seed)
+    pool, kshot = few_shot(data.train, max_shots, seed), few_shot(data.train, shots, seed)
     assert np.isin(kshot, pool).all(), "few_shot must be nested across shots"
     rows = np.searchsorted(pool, kshot)
     train_all, train_y_all = image_features(clip, data.train, views=views, indices=pool, normalize=False, seed=seed,
                                             crop_scale=crop_scale, **kw)
-    val_idx = cdata.validation_split(data.train, val_per_class, seed, max_shots=max_shots)
+    val_idx = validation_split(data.train, val_per_class, seed, max_shots=max_shots)
     val_f, val_y = image_features(clip, data.train, indices=val_idx, **kw) if len(val_idx) else (None, None)
     test_f, test_y = image_features(clip, data.test, **kw)
     return dict(train=train_all[:, rows] if train_all.ndim == 3 else train_all[rows], train_y=train_y_all[rows],
@@ -157,9 +158,11 @@ def extract_features(clip, data:ExperimentData, shots:int, seed:int, views:int, 
 # %% ../nbs/21_experiment.ipynb #f153c091
 def fit_method(method:str, hparams:dict, clip, data:ExperimentData, feats:dict, dataset:str, shots:int, seed:int,
                device, progress:bool=False) -> tuple:
-    "(fitted method, zero-shot CLIP on the same classes): the global torch seed is set to `seed` first"
+    "(fitted method, zero-shot CLIP on the same classes); the dataset's `method_defaults` under `hparams`; torch seeded with `seed` first"
+    key = cdata.resolve_name(dataset)
+    hparams = {**cdata.DATASETS[key].method_defaults.get(method, {}), **hparams}
     torch.manual_seed(seed)
-    model = METHODS[method](clip, data.classnames, data.templates, seed=seed, shots=shots, dataset=cdata.resolve_name(dataset),
+    model = METHODS[method](clip, data.classnames, data.templates, seed=seed, shots=shots, dataset=key,
                             device=device, progress=progress, **hparams)
     model.fit(feats["train"], feats["train_y"], feats["val"], feats["val_y"])
     zeroshot = model if method == "zeroshot" else METHODS["zeroshot"](clip, data.classnames, data.templates, seed=seed, device=device,

@@ -135,7 +135,7 @@ def _check_indices(indices, n:int) -> np.ndarray:
     if indices is None: return np.arange(n, dtype=np.int64)
     idx = np.asarray(indices)
     if idx.ndim != 1 or idx.size == 0 or not np.issubdtype(idx.dtype, np.integer):
-        raise ValueError(f"indices must be a non-empty 1-D array of ints (e.g. clipood.data.few_shot(...)), "
+        raise ValueError(f"indices must be a non-empty 1-D array of ints (e.g. clipood.fewshot.few_shot(...)), "
                          f"got dtype {idx.dtype} and shape {idx.shape}")
     if idx.min() < 0 or idx.max() >= n:
         raise ValueError(f"indices must lie in [0, {n}) for this dataset of {n} images; got min {idx.min()}, max {idx.max()}")
