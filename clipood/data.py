@@ -7,10 +7,8 @@ __all__ = ['DATASETS', 'data_root', 'DatasetNotFoundError', 'CorruptImageError',
            'DatasetInfo', 'resolve_name', 'register_dataset', 'dataset_names', 'get_dataset']
 
 # %% ../nbs/03_data.ipynb #5ff8121a
-import argparse
 import functools
 import hashlib
-import importlib.resources
 import json
 import os
 import warnings
@@ -20,10 +18,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
-import torchvision.datasets as tvd
 from PIL import Image
-from torchvision.datasets.folder import IMG_EXTENSIONS
-from tqdm.auto import tqdm
 
 # %% ../nbs/03_data.ipynb #03f0b482
 def data_root(root:str|Path|None=None, # explicit data root; None -> env CLIPOOD_DATA, else ~/data

@@ -10,7 +10,6 @@ import hashlib
 import json
 import os
 import re
-import uuid
 import warnings
 from contextlib import nullcontext
 from pathlib import Path

@@ -20,7 +20,7 @@ import multiprocessing as mp
 import pandas as pd
 from tqdm.auto import tqdm
 from .cache import atomic_write, file_lock, LockBusyError
-from .collect import collect, read_status, is_done
+from .collect import collect, read_status
 from .grid import load_grid, resolve_notebook, notebook_parameters, expand_grid, parse_overrides
 from . import experiment
 

@@ -1,4 +1,4 @@
-"Tests of clipood.data on miniature copies of the real dataset layouts (real image files written with PIL)"
+"Tests of clipood.data, datasets, fewshot and datacheck on miniature copies of the real dataset layouts (real image files written with PIL)"
 import json
 import pickle
 import shutil
@@ -13,8 +13,11 @@ import torch
 from PIL import Image
 
 from clipood.data import (DATASETS, CorruptImageError, DatasetInfo, DatasetNotFoundError, ImageListDataset,
-                          data_check, data_check_cli, dataset_names, few_shot, get_dataset, imagenet_classes,
-                          load_image, make_fake_root, register_dataset, validation_split)
+                          dataset_names, get_dataset, load_image, register_dataset)
+from clipood.datacheck import data_check, data_check_cli
+from clipood.datasets import imagenet_classes
+from clipood.fewshot import few_shot, validation_split
+from clipood.testing import make_fake_root
 
 REAL = ["imagenet", "caltech101", "oxford_pets", "food101", "stanford_cars", "inaturalist", "sun", "places", "texture"]
 

@@ -13,8 +13,8 @@ import torch.nn.functional as F
 torch.set_num_threads(min(2, torch.get_num_threads()))
 
 from clipood import models as M
-from clipood.models import (LoadedCLIP, PretrainedNotFoundError, class_prototypes, encode_from_embeddings,
-                            encode_text, eot_positions, file_hash, load_clip)
+from clipood.models import LoadedCLIP, PretrainedNotFoundError, file_hash, load_clip
+from clipood.text import class_prototypes, encode_from_embeddings, encode_text, eot_positions
 
 TEXTS = ["a photo of a dog.", "x", "a photo of a very small red star on a striped background, seen from above."]
 
@@ -107,7 +107,7 @@ def test_offline_tag_fails_fast_without_env(tmp_path, monkeypatch):
         pytest.skip("the Hugging Face hub is reachable here; the offline path cannot be tested")
     t0 = time.time()
     with pytest.raises(PretrainedNotFoundError, match="not reachable") as e:
-        load_clip("ViT-B-16", "openai", cache_dir=str(tmp_path))
+        load_clip("ViT-B-16", "openai", hub_cache_dir=str(tmp_path))
     assert time.time() - t0 < 15
     assert "models--timm--vit_base_patch16_clip_224.openai" in str(e.value)
     assert isinstance(e.value, FileNotFoundError)
@@ -137,7 +137,7 @@ def test_cached_tag_loads_without_network(tmp_path, monkeypatch):
     cache = tmp_path / "hub"
     _fake_hf_cache(cache, "clipood/fake-tiny", "open_clip_pytorch_model.bin", ckpt)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    clip = load_clip("clipood-tiny", "faketag", cache_dir=str(cache))
+    clip = load_clip("clipood-tiny", "faketag", hub_cache_dir=str(cache))
     assert clip.model_id == "clipood-tiny@faketag"
     assert torch.equal(clip.model.text_projection, src.model.text_projection)
     acts = [m for m in clip.model.modules() if isinstance(m, open_clip.transformer.QuickGELU)]
@@ -147,21 +147,6 @@ def test_cached_tag_loads_without_network(tmp_path, monkeypatch):
     clip2 = load_clip("clipood-tiny", str(ckpt), tag="faketag")
     assert clip2.model_id == f"clipood-tiny@file-{file_hash(ckpt)}-as-faketag"
     assert any(isinstance(m, open_clip.transformer.QuickGELU) for m in clip2.model.modules())
-
-
-def test_synthetic_calls_ensure_pretrained(tmp_path, monkeypatch):
-    "pretrained='synthetic' loads what clipood.pretrain.ensure_pretrained returns, id carries its hash"
-    src = load_clip("clipood-tiny", seed=7)
-    ckpt = tmp_path / "tiny-s7.pt"
-    torch.save(src.model.state_dict(), ckpt)
-    calls = []
-    fake = types.ModuleType("clipood.pretrain")
-    fake.ensure_pretrained = lambda name, seed=0, cache_dir=None: calls.append((name, seed)) or ckpt
-    monkeypatch.setitem(sys.modules, "clipood.pretrain", fake)
-    clip = load_clip("clipood-tiny", "synthetic", seed=7)
-    assert calls == [("clipood-tiny", 7)]
-    assert clip.model_id == f"clipood-tiny@synthetic-s7-{file_hash(ckpt)}"
-    assert torch.equal(clip.model.text_projection, src.model.text_projection)
 
 
 def test_argument_errors():
