@@ -23,7 +23,8 @@ __all__ = ['KEYS', 'PAPER_SCORES', 'TABLE_TEMPERATURES', 'method_label', 'score_
            'md_table', 'summary_markdown', 'main_text', 'ranking_text', 'temperature_table', 'temperature_text',
            'shots_table', 'shots_text', 'score_samples', 'histogram_text', 'angle_means', 'angle_deltas', 'angle_text',
            'verdict', 'check_claims', 'claims_markdown', 'claims_summary', 'conclusion', 'fig_method_score',
-           'fig_temperature', 'fig_shots', 'fig_histograms', 'fig_angles', 'load_results', 'render_report']
+           'fig_temperature', 'fig_shots', 'fig_histograms', 'fig_angles', 'repo_root', 'resolve_path', 'load_results',
+           'render_report']
 
 # %% ../nbs/22_report.ipynb #52ca4755
 KEYS = ["dataset", "backbone", "method", "shots", "seed"]  # what identifies a run in the results table
@@ -403,6 +404,18 @@ def fig_angles(st:Study, per_seed:pd.DataFrame):
     return g
 
 # %% ../nbs/22_report.ipynb #a78dbbba
+def repo_root(start=None) -> Path:
+    "The repository root: the first folder upwards that holds pyproject.toml and configs/ (else the current folder)"
+    p = Path(start or Path.cwd()).resolve()
+    for q in [p, *p.parents]:
+        if (q/"pyproject.toml").exists() and (q/"configs").exists(): return q
+    return p
+
+def resolve_path(path) -> Path:
+    "`path` as given if it exists (or is absolute), else relative to the repository root"
+    p = Path(path)
+    return p if p.is_absolute() or p.exists() else repo_root()/p
+
 def load_results(grid:Path) -> tuple:
     "(results table, runs index) of a sweep folder; collects the results if needed"
     grid = Path(grid)
