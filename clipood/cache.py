@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import time
 import uuid
 from pathlib import Path
 from typing import Callable
@@ -17,7 +18,7 @@ except ImportError:  # Windows: no advisory locks (the lock is a no-op there)
     fcntl = None
 
 # %% auto #0
-__all__ = ['cache_dir', 'atomic_write', 'LockBusyError', 'file_lock']
+__all__ = ['cache_dir', 'CacheDirError', 'check_cache_dir', 'atomic_write', 'LockBusyError', 'file_lock']
 
 # %% ../nbs/07_cache.ipynb #6c23b107
 def cache_dir(path:str|Path|None=None, # explicit folder (wins over the environment)
@@ -26,6 +27,29 @@ def cache_dir(path:str|Path|None=None, # explicit folder (wins over the environm
     if path is not None and str(path) != "": return Path(path).expanduser()
     env = os.environ.get("CLIPOOD_CACHE")
     return Path(env).expanduser() if env else Path("~/.cache/clipood").expanduser()
+
+# %% ../nbs/07_cache.ipynb #d3d1d8be
+class CacheDirError(ValueError):
+    "The cache folder cannot be used (it lies under a file, or cannot be created or written)"
+
+def check_cache_dir(path:str|Path|None=None, # as for `cache_dir`
+                   ) -> Path:                # the cache root, created and writable
+    "Create the cache folder and make sure it can be written; a clear error naming where it came from, else"
+    root = cache_dir(path)
+    where = (f"cache_dir={str(path)!r}" if path is not None and str(path) != "" else
+             f"the environment variable CLIPOOD_CACHE={os.environ['CLIPOOD_CACHE']!r}" if os.environ.get("CLIPOOD_CACHE") else
+             "the default cache folder (set CLIPOOD_CACHE to use another one)")
+    blocker = next((p for p in [root, *root.parents] if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        raise CacheDirError(f"the clipood cache folder {root} (from {where}) cannot be created: {blocker} is a file, not a folder; "
+                            "point it at a folder") from None
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        probe = root/f".write-test.{os.getpid()}.{uuid.uuid4().hex[:8]}"
+        probe.write_bytes(b""); probe.unlink()
+    except OSError as e:
+        raise CacheDirError(f"the clipood cache folder {root} (from {where}) is not usable: {type(e).__name__}: {e}") from None
+    return root
 
 # %% ../nbs/07_cache.ipynb #2e693c67
 def atomic_write(path:str|Path,          # the file to (re)place; its folder is created
@@ -54,6 +78,15 @@ class LockBusyError(RuntimeError):
         self.path, self.holder = Path(path), holder
         super().__init__(f"{self.path} is locked by {holder or 'another process'}")
 
+def _read_holder(f, patience:float=1.0) -> str:
+    "The holder's pid and host from the lock file; a holder that got the lock a moment ago may not have written them yet"
+    deadline = time.monotonic() + patience
+    while True:
+        f.seek(0)
+        if (text := f.read().strip()) or time.monotonic() > deadline: break
+        time.sleep(0.02)
+    return text or "another process, which took the lock just now (its pid is not written yet)"
+
 @contextlib.contextmanager
 def file_lock(path:str|Path,  # the lock file (created with its folder)
               wait:bool=True, # block until free; False: raise `LockBusyError` at once
@@ -64,9 +97,7 @@ def file_lock(path:str|Path,  # the lock file (created with its folder)
     if fcntl is None: yield path; return
     with open(path, "a+") as f:
         try: fcntl.flock(f, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-        except BlockingIOError:
-            f.seek(0)
-            raise LockBusyError(path, f.read().strip()) from None
+        except BlockingIOError: raise LockBusyError(path, _read_holder(f)) from None
         try:
             f.seek(0); f.truncate(); f.write(f"pid {os.getpid()} on {socket.gethostname()}"); f.flush()
             yield path

@@ -10,53 +10,126 @@ import pandas as pd
 from .cache import atomic_write
 
 # %% auto #0
-__all__ = ['read_status', 'is_done', 'collect']
+__all__ = ['METRICS_COLUMNS', 'EXPERIMENT_COLUMNS', 'read_status', 'check_table', 'check_results', 'run_state', 'is_done',
+           'collect']
 
 # %% ../nbs/24_collect.ipynb #8e3de994
 def read_status(run_dir:str|Path) -> dict|None:
-    "The run's `status.json`, or None when the run has not finished."
+    "The run's `status.json` when it is a run record (a JSON object with a `status`), else None (absent, unreadable or damaged)."
     p = Path(run_dir)/"status.json"
-    try: return json.loads(p.read_text())
-    except (FileNotFoundError, json.JSONDecodeError): return None
+    try: s = json.loads(p.read_text())
+    except (OSError, ValueError): return None  # ValueError: not JSON, not UTF-8
+    return s if isinstance(s, dict) and isinstance(s.get("status"), str) else None
+
+def _status_problem(p:Path) -> str:
+    "What is wrong with a status.json that `read_status` refused"
+    try: s = json.loads(p.read_text())
+    except (OSError, ValueError) as e: return f"not readable as JSON ({type(e).__name__}: {str(e)[:120]})"
+    if not isinstance(s, dict): return f"a JSON {type(s).__name__}, not a run record"
+    return "no 'status' entry" if "status" not in s else f"'status' is {s['status']!r}"
+
+# %% ../nbs/24_collect.ipynb #4b9dcc0b
+METRICS_COLUMNS = dict(metric="text", value="number")  # every run's metrics.parquet
+EXPERIMENT_COLUMNS = dict(dataset="text", ood_dataset="text", method="text", backbone="text", shots="integer", seed="integer",
+                          score="text", temperature="number", metric="text", value="number")  # runs of the experiment notebook
+
+def _is_experiment_run(params) -> bool:
+    if not (isinstance(params, dict) and {"method", "dataset"} <= set(params)): return False
+    from clipood.experiment import PARAMETERS  # imports torch: only for what looks like an experiment run
+    return set(PARAMETERS) <= set(params)
+
+def _kind_ok(s:pd.Series, kind:str) -> bool:
+    t = pd.api.types
+    if kind == "integer": return t.is_integer_dtype(s.dtype)
+    if kind == "number": return t.is_numeric_dtype(s.dtype) and not t.is_bool_dtype(s.dtype)
+    return bool(s.map(lambda v: isinstance(v, str)).all())
+
+def check_table(df:pd.DataFrame, columns:dict) -> list[str]:
+    "What is wrong with a run's table given the `columns` it needs (name -> 'text' | 'integer' | 'number')"
+    p = [] if len(df) else ["it has no rows"]
+    for c, kind in columns.items():
+        if c not in df.columns: p.append(f"column {c!r} is missing")
+        elif not _kind_ok(df[c], kind): p.append(f"column {c!r} is {df[c].dtype}, expected {kind}")
+    return p
+
+def check_results(run_dir:str|Path,              # a run folder (or a sweep's scratch folder)
+                  params:dict|None=None,         # the run's parameters (experiment runs get the experiment's columns)
+                  filename:str="metrics.parquet", # the run's table
+                 ) -> tuple[str|None, pd.DataFrame|None]: # (what is wrong or None, the table when it is good)
+    "Read and validate a run's table"
+    f = Path(run_dir)/filename
+    if not f.is_file(): return f"{f}: missing", None
+    try: df = pd.read_parquet(f)
+    except Exception as e: return f"{f}: unreadable ({type(e).__name__}: {str(e)[:200]})", None
+    if bad := check_table(df, EXPERIMENT_COLUMNS if _is_experiment_run(params) else METRICS_COLUMNS): return f"{f}: {'; '.join(bad)}", None
+    return None, df
+
+def run_state(run_dir:str|Path,               # runs/<grid>/<run_id>
+              filename:str="metrics.parquet", # the run's table
+             ) -> tuple[str, str|None, pd.DataFrame|None]: # (state, what is wrong / the error, the table when ok)
+    "'ok', 'failed', 'stale', 'missing' (not run, or not finished) or 'damaged' (a result file is missing, changed or unreadable)"
+    d = Path(run_dir); p = d/"status.json"
+    if not p.exists(): return "missing", None, None
+    if (s := read_status(d)) is None: return "damaged", f"{p}: {_status_problem(p)}", None
+    if s["status"] in ("failed", "stale"): return s["status"], s.get("error"), None
+    if s["status"] != "ok": return "damaged", f"{p}: unknown status {s['status']!r}", None
+    import pyarrow.parquet as pq
+    outputs = s.get("outputs") if isinstance(s.get("outputs"), dict) else {}
+    for name, size in outputs.items():
+        f = d/name
+        if not f.is_file(): return "damaged", f"{f}: missing (the run wrote {size} bytes)", None
+        if (now := f.stat().st_size) != size: return "damaged", f"{f}: {now} bytes, the run wrote {size}", None
+        if f.suffix == ".parquet":
+            try: pq.read_metadata(f)
+            except Exception as e: return "damaged", f"{f}: unreadable ({type(e).__name__}: {str(e)[:200]})", None
+    problem, df = check_results(d, s.get("params"), filename)
+    return ("damaged", problem, None) if problem else ("ok", None, df)
 
 def is_done(run_dir:str|Path) -> bool:
-    "True when the run finished successfully."
-    s = read_status(run_dir)
-    return bool(s) and s.get("status") == "ok"
+    "True when the run finished successfully and its results are intact."
+    return run_state(run_dir)[0] == "ok"
 
 # %% ../nbs/24_collect.ipynb #8f61cecb
-def _same_table(path:Path, df:pd.DataFrame) -> bool:
-    try: old = pd.read_parquet(path)
-    except Exception: return False
-    try: pd.testing.assert_frame_equal(old, df.reset_index(drop=True), check_dtype=False); return True
-    except AssertionError: return False
+def _run_ids(grid_dir:Path) -> list[str]:
+    "The grid's runs: runs.json (written by the sweep), else every folder with a status.json"
+    try: return list(json.loads((grid_dir/"runs.json").read_text()))
+    except (OSError, ValueError, TypeError): return sorted(p.name for p in grid_dir.iterdir() if (p/"status.json").exists())
+
+def _files(d:Path) -> dict:
+    "name -> [size, mtime_ns] of every file of a folder"
+    return {p.name: [(st := p.stat()).st_size, st.st_mtime_ns] for p in sorted(d.iterdir()) if p.is_file()}
+
+def _stat(p:Path): return [(st := p.stat()).st_size, st.st_mtime_ns] if p.exists() else None
 
 def collect(grid_dir:str|Path,              # runs/<grid>
             filename:str="metrics.parquet", # the per-run table to gather
             out:str|Path|None=None,         # where to write the table (default: <grid_dir>/results.parquet)
            ) -> pd.DataFrame:               # all rows of all finished runs, sorted
-    "Gather every finished run's metrics into one table (and write it)."
+    "Gather every finished run's metrics into one table, written when the runs on disk changed since it was built."
     grid_dir = Path(grid_dir)
     if not grid_dir.is_dir(): raise FileNotFoundError(f"{grid_dir} is not a sweep folder (run `clipood-sweep configs/X.yaml` first)")
-    idx = grid_dir/"runs.json"
-    ids = list(json.loads(idx.read_text())) if idx.exists() else sorted(p.name for p in grid_dir.iterdir() if (p/"status.json").exists())
-    frames, failures, missing = [], [], []
-    for rid in ids:
-        s = read_status(grid_dir/rid)
-        if s is None or s.get("status") == "stale": missing.append(rid); continue
-        if s["status"] != "ok":
-            failures.append(dict(run_id=rid, error=s.get("error"), notebook=s.get("notebook"))); continue
-        f = grid_dir/rid/filename
-        if not f.exists(): failures.append(dict(run_id=rid, error=f"finished but wrote no {filename}", notebook=s.get("notebook"))); continue
-        frames.append(pd.read_parquet(f).assign(run_id=rid))
+    frames, ok, failures, missing, damaged = [], [], [], [], []
+    for rid in _run_ids(grid_dir):
+        state, problem, table = run_state(grid_dir/rid, filename)
+        if state in ("missing", "stale"): missing.append(rid)
+        elif state == "failed": failures.append(dict(run_id=rid, error=problem, notebook=read_status(grid_dir/rid).get("notebook")))
+        elif state == "damaged": damaged.append(dict(run_id=rid, path=str(grid_dir/rid), problem=problem))
+        else: frames.append(table.assign(run_id=rid)); ok.append(rid)
     df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     if len(df):
         keys = [c for c in df.columns if c != "value" and df[c].map(lambda v: isinstance(v, (str, int, float, bool, type(None)))).all()]
         df = df.sort_values(keys, na_position="first", kind="stable").reset_index(drop=True)
     out = Path(out) if out else grid_dir/"results.parquet"
-    if not (out.exists() and _same_table(out, df)):  # an unchanged table keeps its file (and mtime)
+    man_path = out.with_name(out.stem + ".manifest.json")
+    manifest = dict(filename=filename, runs={rid: _files(grid_dir/rid) for rid in ok})
+    try: old = json.loads(man_path.read_text())
+    except (OSError, ValueError): old = None
+    changed = not (isinstance(old, dict) and old.get("results") == _stat(out) and {**old, "results": None} == {**manifest, "results": None})
+    if changed:  # results first, then the manifest: killed in between, the next collect rebuilds
         atomic_write(out, lambda f: df.to_parquet(f, index=False))
-    if failures: pd.DataFrame(failures).to_csv(grid_dir/"failures.csv", index=False)
+        atomic_write(man_path, json.dumps({**manifest, "results": _stat(out)}))
+    bad = failures + [dict(run_id=d["run_id"], error=f"damaged: {d['problem']}", notebook=None) for d in damaged]
+    if bad: pd.DataFrame(bad).to_csv(grid_dir/"failures.csv", index=False)
     elif (grid_dir/"failures.csv").exists(): (grid_dir/"failures.csv").unlink()
-    df.attrs.update(n_ok=len(frames), failures=failures, missing=missing, path=str(out))
+    df.attrs.update(n_ok=len(frames), failures=failures, missing=missing, damaged=damaged, path=str(out), changed=changed)
     return df

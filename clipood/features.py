@@ -24,6 +24,7 @@ from torchvision import transforms as T
 from tqdm.auto import tqdm
 
 from .cache import cache_dir, atomic_write
+from .data import CorruptImageError
 from .models import LoadedCLIP, image_size, train_transform, check_crop_scale, COOP_CROP_SCALE
 
 # %% ../nbs/05_features.ipynb #cb6a9ea7
@@ -46,6 +47,18 @@ def _indices_key(indices) -> str:
 
 def _key(meta:dict) -> str:
     return hashlib.sha256(json.dumps(meta, sort_keys=True).encode()).hexdigest()[:16]
+
+# %% ../nbs/05_features.ipynb #d06558ae
+def _files_key(ds, idx:np.ndarray) -> str|None:
+    "Hash of (path, size, mtime) of the image files behind `idx` (None for a dataset without files, e.g. generated images)"
+    paths = getattr(ds, "paths", None)
+    if paths is None: return None
+    h = hashlib.sha256()
+    for i in idx:
+        p = str(paths[int(i)])
+        try: st = os.stat(p); h.update(f"{p}\t{st.st_size}\t{st.st_mtime_ns}\n".encode())
+        except OSError: h.update(f"{p}\tmissing\n".encode())
+    return h.hexdigest()[:16]
 
 # %% ../nbs/05_features.ipynb #bbddc01c
 def _atomic_save(obj, path:Path):
@@ -85,7 +98,13 @@ class _Items(Dataset):
     def __getitem__(self, k):
         view, j = divmod(k, len(self.indices))
         i = int(self.indices[j])
-        img, label = self.dataset[i]
+        try: img, label = self.dataset[i]
+        except CorruptImageError as e:  # name the file, and say what to do given how this dataset finds its files
+            from clipood.datacheck import repair_advice
+            cause = e.__cause__ or e
+            name = str(getattr(self.dataset, "name", ""))
+            raise CorruptImageError(f"corrupt image file {e.path}: {type(cause).__name__}: {cause}. {repair_advice(name)} "
+                                    f"(`clipood-data-check --verify --names {name}` lists every corrupt file)", path=e.path) from None
         if not self.augment: return self.transform(img), label
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(_item_seed(self.seed, view, i))
@@ -195,6 +214,7 @@ def image_features(clip:LoadedCLIP, # model from `load_clip` (model, preprocess,
             raise ValueError(f"dataset {name!r} has no `fingerprint` attribute (a stable hash of its file list), "
                              "needed as the cache key; add one, or pass cache=False")
         meta["fingerprint"] = str(fp)
+        if (files := _files_key(ds, idx)) is not None: meta["files"] = files
         path = (_cache_root(cache_dir) / "features" / _safe(clip.model_id)
                 / f"{_safe(name)}-{_safe(split)}-{views}v-{_key(meta)}.pt")
         hit = _load_cached(path, meta, len(idx), views)

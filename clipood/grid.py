@@ -13,13 +13,34 @@ from pathlib import Path
 import yaml
 
 # %% auto #0
-__all__ = ['DEFAULT_NOTEBOOK', 'DEFAULT_ID_EXCLUDE', 'SWEEP_PARAMS', 'load_grid', 'resolve_notebook', 'notebook_parameters',
-           'canonical', 'run_id', 'expand_grid', 'parse_overrides']
+__all__ = ['DEFAULT_NOTEBOOK', 'DEFAULT_ID_EXCLUDE', 'SWEEP_PARAMS', 'OPTIONS', 'load_grid', 'resolve_notebook',
+           'notebook_parameters', 'canonical', 'run_id', 'expand_grid', 'parse_overrides']
 
 # %% ../nbs/20_grid.ipynb #e49a3e3c
 DEFAULT_NOTEBOOK = "nbs/experiments/run.ipynb"
 DEFAULT_ID_EXCLUDE = ("out_dir", "cache_dir", "data_root", "device")
 SWEEP_PARAMS = ("out_dir",)  # set by the sweep itself, never by the grid
+
+# %% ../nbs/20_grid.ipynb #5efe790c
+OPTIONS = dict(workers="an int >= 1", execution_timeout="seconds per cell (a number > 0) or null", start_timeout="seconds (a number > 0)",
+               kernel_name="a Jupyter kernel name", id_exclude="a list of parameter names")  # the grid file's `options:`
+
+def _option_problems(options:dict) -> list[str]:
+    "What is wrong with a grid's `options:` (unknown keys, with the nearest known one; wrong values)"
+    import difflib
+    p = []
+    for k, v in options.items():
+        if k not in OPTIONS:
+            near = difflib.get_close_matches(str(k), OPTIONS, n=1)
+            p.append(f"unknown option {k!r}" + (f" (did you mean {near[0]!r}?)" if near else "") + f"; known: {sorted(OPTIONS)}")
+            continue
+        num = isinstance(v, (int, float)) and not isinstance(v, bool)
+        ok = {"workers": isinstance(v, int) and not isinstance(v, bool) and v >= 1,
+              "execution_timeout": v is None or (num and v > 0), "start_timeout": num and v > 0,
+              "kernel_name": isinstance(v, str) and v != "",
+              "id_exclude": isinstance(v, list) and all(isinstance(x, str) for x in v)}[k]
+        if not ok: p.append(f"{k} must be {OPTIONS[k]}, got {v!r}")
+    return p
 
 # %% ../nbs/20_grid.ipynb #39c2ff28
 def load_grid(path:str|Path, # a grid YAML file (configs/*.yaml)
@@ -38,6 +59,7 @@ def load_grid(path:str|Path, # a grid YAML file (configs/*.yaml)
     for k in ("params", "options", "slurm"):
         cfg[k] = cfg.get(k) or {}
         if not isinstance(cfg[k], dict): raise ValueError(f"{path}: `{k}` must be a mapping, got {type(cfg[k]).__name__}")
+    if problems := _option_problems(cfg["options"]): raise ValueError(f"{path}: options: " + "; ".join(problems))
     blocks = cfg.get("grid") or [{}]
     if isinstance(blocks, dict): blocks = [blocks]
     for i, b in enumerate(blocks):

@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+from .cache import check_cache_dir, CacheDirError
 from .collect import collect
 from .grid import load_grid, parse_overrides
 from .pretrain import ensure_pretrained
@@ -37,6 +38,9 @@ def study_cli(argv=None) -> int:
     except (ValueError, FileNotFoundError) as e:
         print(f"clipood-study: error: {e}", file=sys.stderr); return 2
     params = {**cfg["params"], **overrides}
+    try: check_cache_dir(params.get("cache_dir") or None)  # once, up front, before pretraining or any run
+    except CacheDirError as e:
+        print(f"clipood-study: error: {e}", file=sys.stderr); return 2
     if params.get("pretrained") == "synthetic":  # pretrain once here, not in two workers at the same time
         t = time.time()
         path = ensure_pretrained(params.get("backbone", "clipood-tiny"), seed=0, cache_dir=params.get("cache_dir") or None)
@@ -48,23 +52,27 @@ def study_cli(argv=None) -> int:
     print(f"[study] sweep: {res['done']}/{res['n_runs']} runs finished ({res['ran']} ran now) in {time.time() - t:.0f} s")
     for s in res["failed"]:
         print(f"[study] FAILED run {s['run_id']}: {s['error']}\n        notebook: {s.get('notebook')}", file=sys.stderr)
+    for d in res["damaged"]: print(f"[study] DAMAGED run {d['run_id']}: {d['problem']}", file=sys.stderr)
     if res["done"] == 0:
         print("[study] no finished run: no report", file=sys.stderr)
         return 1
-    collect(res["grid_dir"])
-    t = time.time()
-    html = render_report(res["grid_dir"], a.report, force=a.force_report)
-    print(f"[study] report rendered in {time.time() - t:.0f} s")
+    df = collect(res["grid_dir"])  # rebuilt when the runs on disk changed since it was built
+    print(f"[study] results: {len(df)} rows from {df.attrs['n_ok']} runs -> {df.attrs['path']}" + ("" if df.attrs["changed"] else " (unchanged)"))
+    t, old = time.time(), Path(res["grid_dir"])/"report.html"
+    old = old.stat().st_mtime_ns if old.exists() else None
+    html = render_report(res["grid_dir"], a.report, force=a.force_report or df.attrs["changed"])
+    print(f"[study] report {'rendered' if html.stat().st_mtime_ns != old else 'up to date'} in {time.time() - t:.0f} s")
     summary = Path(res["grid_dir"])/"summary.md"
     if summary.exists(): print("\n" + summary.read_text())
     print(f"[study] figures: {Path(res['grid_dir'])/'figures'}")
     print(f"[study] done in {time.time() - t0:.0f} s. Report: {html}")
-    return 1 if res["failed"] else 0
+    return 1 if res["failed"] or res["damaged"] else 0
 
 # %% ../nbs/25_study.ipynb #f9c59702
 def collect_cli(argv=None):
     "Console script `clipood-collect`."
-    ap = argparse.ArgumentParser(prog="clipood-collect", description="Gather the metrics of every finished run of a sweep into one parquet table.")
+    ap = argparse.ArgumentParser(prog="clipood-collect", description="Gather the metrics of every finished run of a sweep into one parquet table. "
+                                 "Exit status 1 when some run failed or is damaged (listed; the table holds the others).")
     ap.add_argument("grid_dir", help="a sweep folder, e.g. runs/synthetic")
     ap.add_argument("--out", default=None, help="output parquet (default: <grid_dir>/results.parquet)")
     ap.add_argument("--filename", default="metrics.parquet", help="per-run table to gather")
@@ -77,8 +85,10 @@ def collect_cli(argv=None):
         print(f"clipood-collect: error: {e}", file=sys.stderr); return 2
     print(f"{len(df)} rows from {df.attrs['n_ok']} finished runs -> {df.attrs['path']}")
     if df.attrs["missing"]: print(f"{len(df.attrs['missing'])} run(s) not finished yet: rerun clipood-sweep to finish them")
-    for f in df.attrs["failures"]: print(f"FAILED {f['run_id']}: {f['error']}\n    notebook: {f['notebook']}")
+    for f in df.attrs["failures"]: print(f"FAILED {f['run_id']}: {f['error']}\n    notebook: {f['notebook']}", file=sys.stderr)
+    for d in df.attrs["damaged"]: print(f"DAMAGED {d['run_id']}: {d['problem']}", file=sys.stderr)
+    if df.attrs["damaged"]: print(f"{len(df.attrs['damaged'])} damaged run(s) left out of the table: rerun clipood-sweep to run them again", file=sys.stderr)
     if a.report:
         if df.empty: print("clipood-collect: no finished run: no report", file=sys.stderr); return 1
-        print(f"report: {render_report(a.grid_dir, a.report, force=a.force)}")
-    return 0
+        print(f"report: {render_report(a.grid_dir, a.report, force=a.force or df.attrs['changed'])}")
+    return 1 if df.attrs["failures"] or df.attrs["damaged"] else 0

@@ -19,8 +19,8 @@ from pathlib import Path
 import multiprocessing as mp
 import pandas as pd
 from tqdm.auto import tqdm
-from .cache import atomic_write, file_lock, LockBusyError
-from .collect import collect, read_status
+from .cache import atomic_write, file_lock, LockBusyError, check_cache_dir, CacheDirError
+from .collect import collect, read_status, run_state, check_results
 from .grid import load_grid, resolve_notebook, notebook_parameters, expand_grid, parse_overrides
 from . import experiment
 
@@ -66,7 +66,7 @@ def execute_run(spec:dict, # run_id, params, notebook, grid_dir, options (execut
     import papermill as pm
     grid_dir, rid = Path(spec["grid_dir"]), spec["run_id"]
     final = grid_dir/rid
-    if (s := read_status(final)) and s.get("status") == "ok": return {**s, "skipped": True}
+    if run_state(final)[0] == "ok": return {**read_status(final), "skipped": True}
     opts = spec.get("options", {})
     t0, attempts, err, tb = time.time(), 0, None, None
     while True:
@@ -88,7 +88,10 @@ def execute_run(spec:dict, # run_id, params, notebook, grid_dir, options (execut
                 shutil.rmtree(work, ignore_errors=True)
                 continue
             break
-    status = dict(run_id=rid, status="ok" if err is None else "failed", error=err, traceback=tb,
+    if err is None and (problem := check_results(work, spec["params"])[0]):  # ran to the end without a valid table
+        err = f"the notebook ran to the end but its results are not valid: {problem.replace(str(work), str(final))}"
+    outputs = {p.name: p.stat().st_size for p in sorted(work.iterdir()) if p.is_file()}  # run_state checks them on every read
+    status = dict(run_id=rid, status="ok" if err is None else "failed", error=err, traceback=tb, outputs=outputs,
                   notebook=str(final/"executed.ipynb"), params=spec["params"], attempts=attempts,
                   started=t0, wall_s=round(time.time() - t0, 3), host=socket.gethostname(), pid=os.getpid())
     atomic_write(work/"status.json", json.dumps(status, indent=1, default=str))
@@ -160,7 +163,7 @@ class _SweepLock:
     def __enter__(self):
         try: return self.cm.__enter__()
         except LockBusyError as e:
-            raise RuntimeError(f"another sweep is running on {self.grid_dir} ({e.holder or 'unknown pid'}); wait for it or stop it first") from None
+            raise RuntimeError(f"another sweep is running on {self.grid_dir} (held by {e.holder}); wait for it or stop it first") from None
     def __exit__(self, *a): return self.cm.__exit__(*a)
 
 # %% ../nbs/23_sweep.ipynb #60233b3b
@@ -169,29 +172,46 @@ def plan(config:str|Path,              # grid YAML file
          notebook:str|Path|None=None,  # experiment notebook (default: the grid file's `notebook`)
          overrides:dict|None=None,     # parameter values that beat the grid file
         ) -> tuple[dict, Path, list[dict]]: # (grid config, grid folder, runs with their status)
-    "Expand a grid file into runs, each with its `spec` for `execute_run` and its current status."
+    "Expand a grid file into runs, each with its `spec` for `execute_run`, its state (`clipood.collect.run_state`) and what is wrong with it."
     cfg = load_grid(config)
     nb = resolve_notebook(notebook or cfg["notebook"], config)
-    runs = expand_grid(cfg, notebook_parameters(nb), overrides)
+    cfg["notebook_params"] = notebook_parameters(nb)
+    runs = expand_grid(cfg, cfg["notebook_params"], overrides)
     grid_dir = (Path(runs_dir)/cfg["name"]).resolve()
     opts = {k: v for k, v in cfg["options"].items() if k in ("execution_timeout", "start_timeout", "kernel_name")}
     for r in runs:
         r["spec"] = dict(run_id=r["run_id"], params=r["params"], notebook=str(nb), grid_dir=str(grid_dir), options=opts)
-        s = read_status(grid_dir/r["run_id"])
-        r["status"] = s["status"] if s else "missing"
+        r["status"], r["problem"], _ = run_state(grid_dir/r["run_id"])
     return cfg, grid_dir, runs
 
 # %% ../nbs/23_sweep.ipynb #8252d8c1
-def check_runs(runs:list[dict], # from `plan`
+_TYPES = {"int": int, "float": (int, float), "str": str, "bool": bool, "list": list, "dict": dict}
+
+def _type_problems(params:dict, nb_params:dict) -> list[str]:
+    "Values whose type differs from the annotation in the notebook's parameters cell (`x: int = 1`)"
+    p = []
+    for k, v in params.items():
+        t = _TYPES.get((nb_params.get(k) or {}).get("type"))
+        if t is None or (v is None and nb_params[k]["default"] is None): continue
+        if not isinstance(v, t) or (isinstance(v, bool) and t is not bool):
+            name = nb_params[k]["type"]
+            p.append(f"{k} must be {'an' if name[0] in 'aeiou' else 'a'} {name}, got {v!r} ({type(v).__name__})")
+    return p
+
+def check_runs(runs:list[dict],          # from `plan`
+               nb_params:dict|None=None, # the notebook's parameters (`cfg["notebook_params"]` from `plan`)
               ):
-    "Check every run's parameters with `clipood.experiment.check_params` (runs of the experiment notebook only); one error lists all problems."
+    "Check every run's parameters before any runs: `clipood.experiment.check_params` and its cache folder for runs of the experiment notebook, the parameters cell's type annotations for any other; one error lists all problems."
     problems = {}
     for r in runs:
-        if not set(experiment.PARAMETERS) <= set(r["params"]): return  # another notebook: its own business
-        if bad := experiment.check_params(**{k: r["params"][k] for k in experiment.PARAMETERS}, raise_error=False):
-            for b in bad: problems.setdefault(b, []).append(r["run_id"])
+        if set(experiment.PARAMETERS) <= set(r["params"]):
+            bad = experiment.check_params(**{k: r["params"][k] for k in experiment.PARAMETERS}, raise_error=False)
+            try: check_cache_dir(r["params"].get("cache_dir") or None)
+            except CacheDirError as e: bad = bad + [str(e)]
+        else: bad = _type_problems(r["params"], nb_params or {})
+        for b in bad: problems.setdefault(b, []).append(r["run_id"])
     if problems:
-        raise ValueError("invalid experiment parameters in the grid (nothing was run):\n  - " +
+        raise ValueError("invalid parameters in the grid (nothing was run):\n  - " +
                          "\n  - ".join(f"{b} (runs {', '.join(ids[:3])}{', ...' if len(ids) > 3 else ''})" for b, ids in problems.items()))
 
 # %% ../nbs/23_sweep.ipynb #caae4895
@@ -205,13 +225,13 @@ def sweep(config:str|Path,             # grid YAML file
           force:bool=False,            # run every run again (e.g. after changing the experiment's code)
           wait:bool=True,              # Slurm: wait for the jobs (else submit and return)
           progress:bool=True,          # show a progress bar
-         ) -> dict:                    # summary: grid_dir, n_runs, done, failed (list of status dicts), skipped, ran, wall_s
+         ) -> dict:                    # summary: grid_dir, n_runs, done, failed (list of status dicts), damaged, skipped, ran, wall_s
     "Run every missing run of a grid (resumable); failures are recorded, not raised."
     if executor not in ("local", "slurm", "submitit-local"):
         raise ValueError(f"executor must be 'local', 'slurm' or 'submitit-local', got {executor!r}")
     t0 = time.time()
     cfg, grid_dir, runs = plan(config, runs_dir, notebook, overrides)
-    check_runs(runs)
+    check_runs(runs, cfg["notebook_params"])
     workers = int(workers or cfg["options"].get("workers", 1))
     if workers < 1: raise ValueError(f"workers must be >= 1, got {workers}")
     grid_dir.mkdir(parents=True, exist_ok=True)
@@ -219,7 +239,7 @@ def sweep(config:str|Path,             # grid YAML file
         atomic_write(grid_dir/"runs.json", json.dumps({r["run_id"]: r["params"] for r in runs}, indent=1, default=str))
         atomic_write(grid_dir/"grid.yaml", Path(config).read_text())
         if executor == "local": shutil.rmtree(grid_dir/".work", ignore_errors=True)  # leftovers of killed runs
-        todo = [r["spec"] for r in runs if force or r["status"] in ("missing", "stale") or (retry_failed and r["status"] == "failed")]
+        todo = [r["spec"] for r in runs if force or r["status"] in ("missing", "stale", "damaged") or (retry_failed and r["status"] == "failed")]
         if force:  # a finished run is skipped by `execute_run`: mark it as not finished (it stays until replaced)
             for s in todo:
                 if (grid_dir/s["run_id"]/"status.json").exists():
@@ -234,18 +254,27 @@ def sweep(config:str|Path,             # grid YAML file
             bar.set_postfix(failed=sum(r["status"] != "ok" for r in results))
             if st["status"] != "ok": tqdm.write(f"run {st['run_id']} failed: {st['error']}  (notebook: {st.get('notebook')})")
         print(f"grid {cfg['name']!r}: {len(runs)} runs, {n_skip} already finished, {len(todo)} to run -> {grid_dir}")
+        for r in runs:
+            if r["status"] == "damaged": print(f"run {r['run_id']} is damaged, running it again: {r['problem']}")
         try:
             if executor == "local": _run_local(todo, workers, on_done)
             else: _run_submitit(todo, "slurm" if executor == "slurm" else "local", grid_dir/".submitit", cfg["slurm"], wait, on_done)
         finally: bar.close()
-    statuses = {r["run_id"]: read_status(grid_dir/r["run_id"]) for r in runs}
-    failed = [s for s in statuses.values() if s and s["status"] == "failed"]
-    return dict(grid_dir=str(grid_dir), n_runs=len(runs), done=sum(bool(s) and s["status"] == "ok" for s in statuses.values()),
-                failed=failed, skipped=n_skip, ran=len(results), wall_s=round(time.time() - t0, 2))
+    states = {r["run_id"]: run_state(grid_dir/r["run_id"]) for r in runs}
+    failed = [read_status(grid_dir/rid) for rid, s in states.items() if s[0] == "failed"]
+    damaged = [dict(run_id=rid, problem=s[1]) for rid, s in states.items() if s[0] == "damaged"]
+    return dict(grid_dir=str(grid_dir), n_runs=len(runs), done=sum(s[0] == "ok" for s in states.values()),
+                failed=failed, damaged=damaged, skipped=n_skip, ran=len(results), wall_s=round(time.time() - t0, 2))
 
 # %% ../nbs/23_sweep.ipynb #fdd39cfd
 def sweep_cli(argv=None):
     "Console script `clipood-sweep`."
+    try: return _sweep_cli(argv)
+    except BrokenPipeError:  # `clipood-sweep ... --dry-run | head`: the reader left; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+
+def _sweep_cli(argv=None):
     ap = argparse.ArgumentParser(prog="clipood-sweep", description="Run (or resume) a grid of papermill experiments described by a YAML file.")
     ap.add_argument("config", help="grid file, e.g. configs/synthetic.yaml")
     ap.add_argument("--workers", type=int, default=None, help="local worker processes (default: the grid's options.workers, else 1)")
@@ -263,9 +292,12 @@ def sweep_cli(argv=None):
         overrides = parse_overrides(a.sets)
         if a.dry_run:
             cfg, grid_dir, runs = plan(a.config, a.runs_dir, a.notebook, overrides)
+            check_runs(runs, cfg["notebook_params"])
             varying = [k for k in runs[0]["params"] if len({json.dumps(r["params"][k], default=str) for r in runs}) > 1] if runs else []
             print(f"grid {cfg['name']!r} -> {grid_dir}: {len(runs)} runs")
             print(pd.DataFrame([dict(run_id=r["run_id"], status=r["status"], **{k: r["params"][k] for k in varying}) for r in runs]).to_string(index=False))
+            for r in runs:
+                if r["status"] == "damaged": print(f"run {r['run_id']} is damaged (it will run again): {r['problem']}")
             return 0
         res = sweep(a.config, a.workers, a.executor, a.runs_dir, a.notebook, overrides, retry_failed=not a.no_retry_failed,
                     force=a.force, wait=not a.no_wait)
@@ -277,7 +309,8 @@ def sweep_cli(argv=None):
         return 2
     if not a.no_collect and (a.executor == "local" or not a.no_wait):
         df = collect(res["grid_dir"])
-        print(f"collected {len(df)} rows from {df.attrs['n_ok']} runs -> {df.attrs['path']}")
+        print(f"collected {len(df)} rows from {df.attrs['n_ok']} runs -> {df.attrs['path']}" + ("" if df.attrs["changed"] else " (unchanged)"))
     print(f"{res['done']}/{res['n_runs']} runs finished ({res['ran']} ran now, {res['skipped']} skipped) in {res['wall_s']:.1f} s")
     for s in res["failed"]: print(f"FAILED {s['run_id']}: {s['error']}\n    notebook: {s.get('notebook')}", file=sys.stderr)
-    return 1 if res["failed"] else 0
+    for d in res["damaged"]: print(f"DAMAGED {d['run_id']}: {d['problem']}", file=sys.stderr)
+    return 1 if res["failed"] or res["damaged"] else 0
