@@ -18,7 +18,7 @@ not depend on the weights).
     .venv/bin/python benchmarks/train_speed.py                      # speed table (ViT-B-16 37/1000 classes, tiny)
     .venv/bin/python benchmarks/train_speed.py --only tiny --parity # + accuracy parity, full schedule, 3 seeds
 
-Parity: on the synthetic benchmark with the pretrained tiny CLIP (`clipood.pretrain.load_synthetic(
+Parity: on the synthetic benchmark with the pretrained tiny CLIP (`clipood.checkpoints.load_synthetic(
 "clipood-tiny")`), 16 shots, CoOp's full schedule (200 epochs), both paths, seeds 0 1 2;
 test accuracy mean +- std per path. The fast path caches `--views` augmented views per image (one per
 epoch up to that cap, then reshuffled cycles: `clipood.base.view_schedule`).
@@ -116,7 +116,7 @@ def vitb16_rows(n_classes_list, steps_for, ref_chunk=125):
 def tiny_setup(pretrained, shots=16, seed=0):
     from clipood.data import get_dataset
     from clipood.models import load_clip
-    from clipood.pretrain import load_synthetic
+    from clipood.checkpoints import load_synthetic
     clip = load_synthetic("clipood-tiny", seed=0) if pretrained == "synthetic" else load_clip("clipood-tiny", pretrained=pretrained, seed=0)
     train, test = get_dataset("synthetic", "train"), get_dataset("synthetic", "test")
     return clip, train, test

@@ -23,7 +23,7 @@ from .fewshot import few_shot, validation_split
 from .methods import METHODS
 from .metrics import accuracy, ood_metrics
 from .models import PRECISIONS, check_crop_scale, load_clip
-from .pretrain import load_synthetic
+from .checkpoints import SYNTHETIC_FORMS, load_synthetic, looks_synthetic, synthetic_seed
 from .scores import SCORES, SCORE_PARAMS, compute, takes_temperature
 
 # %% auto #0
@@ -87,8 +87,10 @@ def _check_values(dataset, ood_datasets, method, hparams, backbone, pretrained, 
     except ValueError as e: p.append(str(e))
     if shots > max_shots: p.append(f"shots={shots} > max_shots={max_shots}: the k-shot set is drawn from the max_shots pool; raise max_shots")
     if backbone not in open_clip.list_models(): p.append(f"backbone {backbone!r} is not an open_clip model (clipood-tiny, ViT-B-16, ViT-L-14, ...)")
-    if pretrained == "synthetic" and not backbone.startswith("clipood-tiny"):
-        p.append(f"pretrained='synthetic' exists only for the clipood-tiny* models, not {backbone!r}")
+    if looks_synthetic(pretrained) and synthetic_seed(pretrained) is None:
+        p.append(f"pretrained={pretrained!r} is not a synthetic checkpoint name; valid: {SYNTHETIC_FORMS}")
+    elif looks_synthetic(pretrained) and not backbone.startswith("clipood-tiny"):
+        p.append(f"pretrained={pretrained!r} exists only for the clipood-tiny* models, not {backbone!r}")
     if precision not in PRECISIONS: p.append(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     try: dev = resolve_device(device)
     except RuntimeError as e: p.append(f"device {device!r} is not a torch device: {e}")
@@ -135,8 +137,8 @@ def load_data(dataset:str, ood_datasets:list, max_shots:int, data_root=None) -> 
 
 # %% ../nbs/21_experiment.ipynb #c018c3ea
 def load_model(backbone:str, pretrained:str, device, precision:str="fp32", cache_dir=None):
-    "The backbone: `pretrained` an open_clip tag, a checkpoint file, 'synthetic' (clipood.pretrain) or '' (random init, seed 0)"
-    if pretrained == "synthetic": return load_synthetic(backbone, seed=0, cache_dir=cache_dir, device=device, precision=precision)
+    "The backbone: `pretrained` an open_clip tag, a checkpoint file, 'synthetic[-s<N>]' (clipood.checkpoints) or '' (random init, seed 0)"
+    if (s := synthetic_seed(pretrained)) is not None: return load_synthetic(backbone, seed=s, cache_dir=cache_dir, device=device, precision=precision)
     return load_clip(backbone, pretrained=pretrained or None, device=device, precision=precision, seed=0)
 
 def extract_features(clip, data:ExperimentData, shots:int, seed:int, views:int, crop_scale, max_shots:int, val_per_class:int,

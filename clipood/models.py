@@ -218,9 +218,9 @@ def load_clip(name:str, # open_clip model name, e.g. "ViT-B-16" or "clipood-tiny
     if pretrained == "synthetic":
         if not name.startswith("clipood-tiny"):
             raise ValueError(f"pretrained='synthetic' exists only for the clipood-tiny* models, not {name!r}")
-        raise ValueError(f"pretrained='synthetic' is pretrained (and cached) by clipood.pretrain: use "
-                         f"clipood.pretrain.load_synthetic({name!r}, seed={seed}, cache_dir=...) instead of load_clip, or "
-                         f"pass its checkpoint file: load_clip({name!r}, pretrained=clipood.pretrain.ensure_pretrained({name!r}))")
+        raise ValueError(f"pretrained='synthetic' is shipped or pretrained by clipood.checkpoints: use "
+                         f"clipood.checkpoints.load_synthetic({name!r}, seed={seed}, cache_dir=...) instead of load_clip, or "
+                         f"pass its checkpoint file: load_clip({name!r}, pretrained=clipood.checkpoints.synthetic_checkpoint({name!r}))")
     if os.path.isfile(pretrained):
         quick_gelu, pp = _tag_settings(name, tag)
         model, preprocess = _create(name, pretrained, device, precision, hub_cache_dir, quick_gelu, pp)

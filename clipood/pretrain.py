@@ -6,8 +6,8 @@
 __all__ = ['PRETRAIN_VERSION', 'DEFAULT_RECIPE', 'SHORT_RECIPE', 'TAU_GRID', 'OOD_SETS', 'CALIBRATION_TARGETS',
            'SHORT_RECIPE_BARS', 'Recipe', 'lr_at', 'param_groups', 'to_tensor', 'pretrain', 'checkpoint_key',
            'checkpoint_path', 'tensors_checksum', 'save_checkpoint', 'check_checkpoint', 'ensure_pretrained',
-           'load_synthetic', 'image_embeddings', 'retrieval_accuracy', 'evaluate', 'failed_bars', 'calibration_table',
-           'format_metrics', 'pretrain_cli']
+           'image_embeddings', 'retrieval_accuracy', 'evaluate', 'failed_bars', 'calibration_table', 'format_metrics',
+           'pretrain_cli']
 
 # %% ../nbs/06_pretrain.ipynb #bbc56945
 import contextlib
@@ -219,23 +219,6 @@ def ensure_pretrained(name:str="clipood-tiny", # a clipood-tiny* config
         save_checkpoint(model, path, meta)
         _atomic_write(path.with_suffix(".json"), json.dumps(dict(meta, **log), indent=1).encode())
     return path
-
-# %% ../nbs/06_pretrain.ipynb #71612017
-def load_synthetic(name:str="clipood-tiny", # a clipood-tiny* config
-                   seed:int=0, # pretraining seed
-                   cache_dir=None, # clipood cache root (None: env CLIPOOD_CACHE, else ~/.cache/clipood)
-                   *,
-                   device="cpu", # where the model goes
-                   precision:str="fp32", # "fp32" | "fp16" (CUDA only) | "bf16"
-                   recipe:Recipe|None=None, # pretraining hyper-parameters; None: DEFAULT_RECIPE
-                   progress:bool=True, # tqdm bar if it has to pretrain
-                  ) -> clipood.models.LoadedCLIP:
-    "The synthetic-pretrained tiny CLIP (pretrained first if its checkpoint is not cached)"
-    if not name.startswith("clipood-tiny"):
-        raise ValueError(f"pretrained='synthetic' exists only for the clipood-tiny* models, not {name!r}")
-    path = ensure_pretrained(name, seed, cache_dir, recipe=recipe, progress=progress)
-    clip = clipood.models.load_clip(name, str(path), device=device, precision=precision)
-    return clip._replace(model_id=f"{name}@synthetic-s{seed}-{clipood.models.file_hash(path)}")
 
 # %% ../nbs/06_pretrain.ipynb #54a7f4db
 @torch.no_grad()

@@ -12,7 +12,7 @@ from pathlib import Path
 from .cache import check_cache_dir, CacheDirError
 from .collect import collect
 from .grid import load_grid, parse_overrides
-from .pretrain import ensure_pretrained
+from .checkpoints import synthetic_checkpoint, synthetic_seed
 from .report import render_report
 from .sweep import sweep
 
@@ -41,9 +41,10 @@ def study_cli(argv=None) -> int:
     try: check_cache_dir(params.get("cache_dir") or None)  # once, up front, before pretraining or any run
     except CacheDirError as e:
         print(f"clipood-study: error: {e}", file=sys.stderr); return 2
-    if params.get("pretrained") == "synthetic":  # pretrain once here, not in two workers at the same time
-        t = time.time()
-        path = ensure_pretrained(params.get("backbone", "clipood-tiny"), seed=0, cache_dir=params.get("cache_dir") or None)
+    backbone = params.get("backbone", "clipood-tiny")
+    if (s := synthetic_seed(params.get("pretrained"))) is not None and str(backbone).startswith("clipood-tiny"):
+        t = time.time()  # the shipped checkpoint, else pretrain once here, not in two workers at the same time
+        path = synthetic_checkpoint(backbone, seed=s, cache_dir=params.get("cache_dir") or None)
         print(f"[study] tiny CLIP checkpoint: {path} ({time.time() - t:.0f} s)")
     t = time.time()
     try: res = sweep(a.config, workers=a.workers, runs_dir=a.runs_dir, overrides=overrides)

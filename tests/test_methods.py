@@ -174,9 +174,9 @@ def test_seeded_determinism(clip, data, name):
 
 # ---------------------------------------------------------------- a real learning check on the synthetic benchmark
 def _pretrained_tiny():
-    """The synthetic-pretrained tiny CLIP, pretrained first if its checkpoint is not cached yet (the default
-    recipe: about 5 minutes on 2 CPU cores, once per machine; later runs load it)."""
-    from clipood.pretrain import load_synthetic
+    """The synthetic-pretrained tiny CLIP: the shipped checkpoint, else pretrained first if its checkpoint is not
+    cached yet (the default recipe: about 5 minutes on 2 CPU cores, once per machine; later runs load it)."""
+    from clipood.checkpoints import load_synthetic
     return load_synthetic("clipood-tiny", seed=0)
 
 
