@@ -24,6 +24,7 @@ from .methods import METHODS
 from .metrics import accuracy, ood_metrics
 from .models import PRECISIONS, check_crop_scale, load_clip
 from .checkpoints import SYNTHETIC_FORMS, load_synthetic, looks_synthetic, synthetic_seed
+from .cache import check_cache_dir
 from .scores import SCORES, SCORE_PARAMS, compute, takes_temperature
 
 # %% auto #0
@@ -61,7 +62,7 @@ def check_params(*, raise_error:bool=True, # raise one ValueError listing every 
         if k not in params: continue
         v = params[k]
         if not isinstance(v, t) or (t is int and isinstance(v, bool)):
-            p.append(f"{k} must be a {t.__name__}, got {v!r} ({type(v).__name__})" +
+            p.append(f"{k} must be {'an' if t.__name__[0] in 'aeiou' else 'a'} {t.__name__}, got {v!r} ({type(v).__name__})" +
                      (" (with papermill's -p, lists become strings: use -y or a YAML file)" if t in (list, dict) and isinstance(v, str) else ""))
     if not p: p = _check_values(**params)
     if p and raise_error: raise ValueError("invalid experiment parameters:\n  - " + "\n  - ".join(p))
@@ -256,6 +257,7 @@ def run_experiment(dataset:str, ood_datasets:list, method:str, hparams:dict, bac
                   scores=scores, temperatures=temperatures, device=device, precision=precision, batch_size=batch_size, num_workers=num_workers)
     check_params(**params)
     data_root, cache_dir, dev = data_root or None, cache_dir or None, resolve_device(device)
+    check_cache_dir(cache_dir)  # a bad CLIPOOD_CACHE / cache_dir: one clear error before any work
     data = load_data(dataset, ood_datasets, max_shots, data_root)
     print(f"{dataset}: {len(data.classnames)} classes, {len(data.train)} train / {len(data.test)} test images; "
           f"OOD: {', '.join(f'{k} ({len(v)})' for k, v in data.ood.items())}")
