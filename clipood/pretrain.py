@@ -292,9 +292,9 @@ CALIBRATION_TARGETS = { # target -> margin (measured - threshold; > 0 = met), in
     "near-OOD harder than far-OOD (MCM τ=1)": lambda m: 100 * (m["auroc"]["mcm@1"]["far"] - m["auroc"]["mcm@1"]["near"]),
 }
 
-SHORT_RECIPE_BARS = { # what SHORT_RECIPE must reach on any machine (margins, points)
-    "zero-shot ≥ 3× chance": CALIBRATION_TARGETS["zero-shot ≥ 3× chance"],
-    "retrieval ≥ 10 % (chance 1 %)": lambda m: 100 * m["retrieval"] - 10,
+SHORT_RECIPE_BARS = { # what SHORT_RECIPE must reach on any machine (margins, points); measured once: zero-shot 10.2 %, retrieval 43.7 %
+    "zero-shot ≥ 1.5× chance": lambda m: 100 * (m["zeroshot"] - 1.5 * m["chance"]),
+    "retrieval ≥ 20 % (chance 1 %)": lambda m: 100 * m["retrieval"] - 20,
 }
 
 def failed_bars(metrics:dict, # from `evaluate`
