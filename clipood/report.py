@@ -636,7 +636,8 @@ def show_figure(fig, # a matplotlib figure or a seaborn grid
     plt.close(f)
     display(Image(filename=str(path)), metadata={"image/png": {"alt": alt}})
 
-_IMG = re.compile(r'<img src="data:image/png;base64,([^"]*)"')
+_IMG = re.compile(r'<img\b([^>]*?)\ssrc="data:image/png;base64,([^"]*)"')
+_ALT = re.compile(r'\salt="[^"]*"')
 
 def _image_alts(nb) -> list:
     "[(base64 PNG, alt text)] in output order: the output's `alt` metadata, else 'Figure: <the last heading above it>'"
@@ -665,8 +666,9 @@ def _export_html(executed:Path, html:Path):
         for a in alts:
             if a[0] == data: a[0] = None; return a[1]
         return "Figure"
-    # nbconvert's lab template writes no alt attribute: add each image's description
-    body = _IMG.sub(lambda m: f'<img alt="{escape(alt_for(m.group(1).strip()), quote=True)}" src="data:image/png;base64,{m.group(1)}"', body)
+    # nbconvert's templates write no alt attribute, or a placeholder one: write each image's description
+    body = _IMG.sub(lambda m: f'<img alt="{escape(alt_for(m.group(2).strip()), quote=True)}"{_ALT.sub("", m.group(1))} '
+                              f'src="data:image/png;base64,{m.group(2)}"', body)
     atomic_write(html, body)
 
 def render_report(grid_dir:str|Path,              # a sweep folder (runs/<grid>) with results.parquet
