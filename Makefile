@@ -31,7 +31,8 @@ test: install
 	@echo "== pytest"
 	$(BIN)/python -m pytest tests/
 
-# README.md is generated from nbs/index.ipynb (Quarto, which nbdev-readme needs, is not installable here).
+# README.md is generated from nbs/index.ipynb (Quarto, which nbdev-readme needs, is not installable here), with the
+# main table, run times and claim verdicts of the last `make study` (runs/synthetic/) inserted; nothing typed by hand.
 readme: install
 	$(BIN)/python scripts/make_readme.py
 

@@ -6,11 +6,13 @@
 from __future__ import annotations
 import json
 import os
+import re
 import uuid
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 from .cache import atomic_write
 from .collect import collect
 from .grid import resolve_notebook
@@ -18,17 +20,21 @@ from .methods import METHODS
 from .scores import SCORES, SCORE_LABEL
 
 # %% auto #0
-__all__ = ['KEYS', 'PAPER_SCORES', 'TABLE_TEMPERATURES', 'method_label', 'score_label', 'ordered', 'pct', 'nearest_temperature',
-           'ood_avg', 'at_table_temperature', 'id_accuracy', 'mean_std', 'Study', 'main_table', 'main_tables',
-           'md_table', 'summary_markdown', 'main_text', 'ranking_text', 'temperature_table', 'temperature_text',
-           'shots_table', 'shots_text', 'score_samples', 'histogram_text', 'angle_means', 'angle_deltas', 'angle_text',
-           'verdict', 'check_claims', 'claims_markdown', 'claims_summary', 'conclusion', 'fig_method_score',
-           'fig_temperature', 'fig_shots', 'fig_histograms', 'fig_angles', 'repo_root', 'resolve_path', 'load_results',
-           'render_report']
+__all__ = ['KEYS', 'SETTING', 'PAPER_SCORES', 'PROMPT_LEARNERS', 'ADAPTERS', 'TABLE_TEMPERATURES', 'CLAIMS', 'NOT_APPLICABLE',
+           'method_label', 'score_label', 'setting_label', 'ordered', 'pct', 'nearest_temperature', 'ood_avg',
+           'at_table_temperature', 'id_accuracy', 'mean_std', 'Study', 'main_table', 'n_seeds', 'main_tables',
+           'md_table', 'table_caption', 'summary_markdown', 'main_text', 'ranking_text', 'temperature_table',
+           'temperature_text', 'shots_table', 'shots_text', 'score_samples', 'histogram_text', 'angle_means',
+           'angle_plot_table', 't_interval', 'side_verdict', 'combine_verdicts', 'format_interval',
+           'paired_comparisons', 'comparisons_table', 'check_claims', 'claims_markdown', 'claims_summary', 'conclusion',
+           't_ci', 'fig_method_score', 'fig_temperature', 'fig_shots', 'fig_histograms', 'fig_angles', 'fig_paired',
+           'repo_root', 'resolve_path', 'display_path', 'load_results', 'show_figure', 'render_report']
 
 # %% ../nbs/22_report.ipynb #52ca4755
-KEYS = ["dataset", "backbone", "method", "shots", "seed"]  # what identifies a run in the results table
+KEYS = ["dataset", "backbone", "pretrained", "method", "shots", "seed"]  # what identifies a run in the results table
+SETTING = ["dataset", "backbone", "pretrained"]            # one main table and one set of verdicts per setting
 PAPER_SCORES = ["ms", "mcm", "msp"]                        # the scores the paper compares
+PROMPT_LEARNERS, ADAPTERS = ("coop", "cocoop"), ("tip", "tipf")  # the paper's two families of fine-tuning
 TABLE_TEMPERATURES = {"mcm": 1.0, "energy": 0.01, "entropy": 0.01}  # the report's default table temperatures
 
 def method_label(m:str) -> str:
@@ -38,6 +44,10 @@ def method_label(m:str) -> str:
 def score_label(s:str) -> str:
     "The display name of score `s` (`clipood.scores.SCORE_LABEL`), or `s` itself"
     return SCORE_LABEL.get(s, s)
+
+def setting_label(dataset:str, backbone:str, pretrained:str="") -> str:
+    "'dataset, backbone' or 'dataset, backbone (pretrained)' when the pretrained weights are named"
+    return f"{dataset}, {backbone}" + (f" ({pretrained})" if pretrained else "")
 
 def ordered(present, order) -> list:
     "The values of `present` in the order of `order`, then the others sorted (empty names dropped)"
@@ -54,10 +64,12 @@ def nearest_temperature(temps, # temperatures computed (positive)
     temps = np.asarray(list(temps), dtype=float)
     return float(temps[np.argmin(np.abs(np.log(temps) - np.log(float(want))))])
 
+def _keys(df:pd.DataFrame) -> list: return [k for k in KEYS if k in df.columns]
+
 def ood_avg(df:pd.DataFrame) -> pd.DataFrame:
     "OOD metrics averaged over the OOD sets (one row per run, score, temperature, metric)"
     d = df[df.ood_dataset != ""]
-    return d.groupby(KEYS + ["score", "temperature", "metric"], dropna=False, observed=True).value.mean().reset_index()
+    return d.groupby(_keys(d) + ["score", "temperature", "metric"], dropna=False, observed=True).value.mean().reset_index()
 
 def at_table_temperature(df:pd.DataFrame, # rows with `score` and `temperature` columns
                          table_temperatures:dict, # score -> wanted temperature (default 1.0)
@@ -71,7 +83,7 @@ def at_table_temperature(df:pd.DataFrame, # rows with `score` and `temperature` 
 
 def id_accuracy(df:pd.DataFrame, metric:str="id_accuracy") -> pd.DataFrame:
     "ID accuracy rows (KEYS + value)"
-    return df[df.metric == metric][KEYS + ["value"]]
+    return df[df.metric == metric][_keys(df) + ["value"]]
 
 def mean_std(values) -> str:
     "'mean ± std' in percent (sample std over seeds), or the mean alone for one value"
@@ -85,41 +97,49 @@ class Study:
                  table_temperatures:dict|None=None, # score -> temperature used in tables and bar figures
                 ):
         if results.empty: raise ValueError("the results table is empty: no finished run to report on")
+        # results without a `pretrained` column (one backbone's weights): one unnamed setting per dataset x backbone
+        pre = results["pretrained"].fillna("").astype(str) if "pretrained" in results.columns else ""
+        results = results.assign(pretrained=pre)
         self.results, self.table_temperatures = results, dict(TABLE_TEMPERATURES if table_temperatures is None else table_temperatures)
         self.methods = ordered(results.method, list(METHODS))
         self.score_names = ordered(results.score, list(SCORES))
         self.finetuned = [m for m in self.methods if m != "zeroshot"]
-        self.prompt_methods = [m for m in self.methods if m in ("coop", "cocoop")]
+        self.prompt_methods = [m for m in self.methods if m in PROMPT_LEARNERS]
         self.main_shots = int(results.shots.max())
         self.ood = ood_avg(results)
         self.table_rows = at_table_temperature(self.ood, self.table_temperatures)
         self.main = self.table_rows[self.table_rows.shots == self.main_shots]
         self.acc = id_accuracy(results)
+        self.settings = sorted(map(tuple, self.main[SETTING].drop_duplicates().values.tolist()))  # (dataset, backbone, pretrained)
         self.acc_m = self.per_method(results[results.metric == "id_accuracy"], "id_accuracy")
         self.auroc = {s: self.per_method(self.main, "auroc", s) for s in self.score_names}
         self.fpr = {s: self.per_method(self.main, "fpr95", s) for s in self.score_names}
         self.sc = "mcm" if "mcm" in self.score_names else self.score_names[0]  # the score of the figures and claims
 
     def per_method(self, df, metric:str, score:str|None=None) -> pd.Series:
-        "Mean over seeds (and datasets/backbones) of `metric` per method, at the main shots, in percent"
+        "Mean over seeds (and settings) of `metric` per method, at the main shots, in percent"
         d = df[(df.metric == metric) & (df.shots == self.main_shots)]
         if score is not None: d = d[d.score == score]
         return pct(d.groupby("method").value.mean()).reindex(self.methods)
 
     def ranks(self) -> list:
-        "(method, the paper's scores ordered by AUROC, best first) for every method"
+        "(method, the paper's scores ordered by mean AUROC, best first) for every method"
         au = self.auroc
         return [(m, sorted(PAPER_SCORES, key=lambda s: -au[s][m] if s in au and not np.isnan(au[s][m]) else np.inf)) for m in self.methods]
 
     def mcm_first(self) -> list:
-        "The fine-tuned methods for which MCM has the best AUROC of MS / MCM / MSP"
+        "The fine-tuned methods for which MCM has the best mean AUROC of MS / MCM / MSP"
         return [m for m, o in self.ranks() if o and o[0] == "mcm" and m != "zeroshot"]
 
 # %% ../nbs/22_report.ipynb #30f1f093
-def main_table(st:Study, dataset:str, backbone:str) -> pd.DataFrame:
-    "The paper's table for one ID dataset and backbone: rows = methods, columns = score x (FPR95, AUROC) and ID accuracy (mean ± std)"
-    m = st.main[(st.main.dataset == dataset) & (st.main.backbone == backbone)]
-    a = st.acc[(st.acc.dataset == dataset) & (st.acc.backbone == backbone) & (st.acc.shots == st.main_shots)]
+def _in_setting(df:pd.DataFrame, setting:tuple) -> pd.DataFrame:
+    return df[np.logical_and.reduce([df[k] == v for k, v in zip(SETTING, setting)])]
+
+def main_table(st:Study, dataset:str, backbone:str, pretrained:str="") -> pd.DataFrame:
+    "The paper's table for one setting: rows = methods, columns = score x (FPR95, AUROC) and ID accuracy (mean ± std over seeds)"
+    m = _in_setting(st.main, (dataset, backbone, pretrained))
+    a = _in_setting(st.acc, (dataset, backbone, pretrained))
+    a = a[a.shots == st.main_shots]
     rows = []
     for meth in st.methods:
         r = {"method": method_label(meth)}
@@ -134,9 +154,13 @@ def main_table(st:Study, dataset:str, backbone:str) -> pd.DataFrame:
     t.columns = pd.MultiIndex.from_tuples(t.columns)
     return t
 
+def n_seeds(st:Study, setting:tuple) -> int:
+    "The number of seeds at the main shots in one setting"
+    return _in_setting(st.main, setting).seed.nunique()
+
 def main_tables(st:Study) -> dict:
-    "(dataset, backbone) -> `main_table`"
-    return {(ds, bb): main_table(st, ds, bb) for (ds, bb), _ in st.main.groupby(["dataset", "backbone"])}
+    "(dataset, backbone, pretrained) -> `main_table`"
+    return {s: main_table(st, *s) for s in st.settings}
 
 def md_table(t:pd.DataFrame) -> str:
     "A DataFrame with 2-level columns as a GitHub markdown table (for the README / summary.md)"
@@ -145,9 +169,14 @@ def md_table(t:pd.DataFrame) -> str:
     lines += ["| " + " | ".join([str(i)] + [str(v) for v in row]) + " |" for i, row in zip(t.index, t.values)]
     return "\n".join(lines)
 
+def table_caption(st:Study, setting:tuple) -> str:
+    "What a main table shows: setting, shots, number of seeds"
+    n = n_seeds(st, setting)
+    return f"{setting_label(*setting)}: {st.main_shots} shots, mean ± std over {n} seed{'s' if n != 1 else ''} (%)"
+
 def summary_markdown(st:Study, tables:dict) -> str:
     "The main tables as markdown (summary.md)"
-    return "\n\n".join(f"### {ds} ({bb}, {st.main_shots} shots)\n\n" + md_table(t) for (ds, bb), t in tables.items())
+    return "\n\n".join(f"### {table_caption(st, s)}\n\n" + md_table(t) for s, t in tables.items())
 
 # %% ../nbs/22_report.ipynb #77be43ec
 def main_text(st:Study) -> str:
@@ -248,140 +277,260 @@ def histogram_text(st:Study, hist:pd.DataFrame) -> str:
 
 # %% ../nbs/22_report.ipynb #80a412f8
 def angle_means(st:Study, grid:Path) -> pd.DataFrame|None:
-    "Mean angle to the nearest prototype per (method, seed, stage, kind ID/OOD) at the main shots, or None"
+    "Mean angle to the nearest prototype per (setting, method, seed, stage, kind ID/OOD) at the main shots (OOD: mean of the OOD sets' means), or None"
     frames = []
-    for r in st.results[st.results.shots == st.main_shots][["run_id", "method", "seed"]].drop_duplicates().itertuples():
+    runs = st.results[st.results.shots == st.main_shots][["run_id", "method", "seed"] + SETTING].drop_duplicates()
+    for r in runs.itertuples(index=False):
         f = Path(grid)/r.run_id/"angles.parquet"
-        if f.exists(): frames.append(pd.read_parquet(f, columns=["split", "stage", "angle_deg"]).assign(method=r.method, seed=r.seed))
+        if f.exists():
+            frames.append(pd.read_parquet(f, columns=["split", "stage", "angle_deg"])
+                          .assign(method=r.method, seed=r.seed, **{k: getattr(r, k) for k in SETTING}))
     if not frames: return None
     ang = pd.concat(frames, ignore_index=True)
-    ang = ang.assign(kind=np.where(ang.split == "id", "ID", "OOD"))
-    return ang.groupby(["method", "seed", "stage", "kind"]).angle_deg.mean().reset_index()
+    per_set = ang.groupby(SETTING + ["method", "seed", "stage", "split"]).angle_deg.mean().reset_index()
+    per_set = per_set.assign(kind=np.where(per_set.split == "id", "ID", "OOD"), angle_deg=per_set.angle_deg.astype(float))
+    return per_set.groupby(SETTING + ["method", "seed", "stage", "kind"]).angle_deg.mean().reset_index()
 
-def angle_deltas(st:Study, per_seed:pd.DataFrame) -> tuple:
-    "(mean angles by method x (stage, kind), change after fine-tuning by method x kind) from `angle_means`"
-    am = per_seed.groupby(["method", "stage", "kind"]).angle_deg.mean().unstack(["stage", "kind"])
-    delta = pd.DataFrame({k: am[("finetuned", k)] - am[("zeroshot", k)] for k in ("ID", "OOD")}).reindex(st.methods)
-    return am, delta
-
-def angle_text(st:Study, am:pd.DataFrame, delta:pd.DataFrame) -> str:
-    "The change of the mean angles after fine-tuning, per fine-tuned method"
-    txt = [f"{method_label(m)}: ID {delta.loc[m, 'ID']:+.2f}°, OOD {delta.loc[m, 'OOD']:+.2f}° "
-           f"(gap OOD − ID {am.loc[m, ('zeroshot', 'OOD')] - am.loc[m, ('zeroshot', 'ID')]:.2f}° → "
-           f"{am.loc[m, ('finetuned', 'OOD')] - am.loc[m, ('finetuned', 'ID')]:.2f}°)." for m in st.finetuned]
-    return "Change of the mean angle after fine-tuning — " + " ".join(txt) if txt else "Only zero-shot runs: nothing to compare."
+def angle_plot_table(st:Study, per_seed:pd.DataFrame) -> pd.DataFrame:
+    "Per-seed mean angles of the methods whose prototypes are cosine text features: zero-shot (the zero-shot prototypes of every run) and the prompt learners (after fine-tuning)"
+    zs = per_seed[per_seed.stage == "zeroshot"].groupby(SETTING + ["seed", "kind"]).angle_deg.mean().reset_index().assign(method="zeroshot")
+    pl = per_seed[(per_seed.stage == "finetuned") & per_seed.method.isin(PROMPT_LEARNERS)]
+    out = pd.concat([zs, pl[zs.columns]], ignore_index=True)
+    return out.assign(Method=out.method.map(method_label))
 
 # %% ../nbs/22_report.ipynb #d6fa000c
-def verdict(ok:int, total:int) -> str:
-    "'reproduced' when the rule holds for all `total` methods concerned, 'partly' for some, 'not reproduced' for none"
-    return "n/a (not enough runs)" if total == 0 else "reproduced" if ok == total else "partly" if ok else "not reproduced"
+# One paired comparison: per-seed differences d_s -> n, mean, 95 % Student-t interval (t_interval).
+# Its verdict (side_verdict): "holds" if the interval lies entirely on the claimed side of 0 (side ">": low > 0;
+# side "<": high < 0), "contradicted" if it lies entirely on the other side, "inconclusive" otherwise;
+# "inconclusive (1 seed)" with one seed (no interval), "n/a (no paired runs)" with none.
+# A claim made of several comparisons (combine_verdicts): "holds" only if all hold, "contradicted" if any is
+# contradicted, else inconclusive ("inconclusive (1 seed)" when the only shortfall is single-seed comparisons).
+CLAIMS = {
+    1: ("(1) fine-tuning improves ID accuracy and OOD detection (with MCM)",
+        "each fine-tuned method − zero-shot, same seed: ID accuracy > 0 and MCM AUROC > 0"),
+    2: ("(2) MCM is the best of MS / MCM / MSP after fine-tuning",
+        "each fine-tuned method: MCM AUROC − the better (by mean) of MS / MSP AUROC > 0"),
+    3: ("(3) prompt learning (CoOp, CoCoOp) gives the best OOD detection",
+        "best prompt learner − best adapter (by mean), same seed: MCM AUROC > 0"),
+    4: ("(4) prompt learning moves ID closer to / OOD away from the nearest prototype",
+        "CoOp and CoCoOp, after − before fine-tuning, same run: mean ID angle < 0 and mean OOD angle > 0"),
+}
+NOT_APPLICABLE = {1: "n/a (needs zero-shot and a fine-tuned method)", 2: "n/a (needs a fine-tuned method with MCM and MS or MSP)",
+                  3: "n/a (needs a prompt learner and an adapter)", 4: "n/a (needs the angles of a prompt learner)"}
 
-def check_claims(st:Study, delta:pd.DataFrame|None) -> list[dict]:
-    "The paper's four claims checked on these results: claim, rule, verdict, evidence"
-    acc_m, auroc, sc, finetuned, prompt_methods, L = st.acc_m, st.auroc, st.sc, st.finetuned, st.prompt_methods, method_label
-    claims = []
-    # (1) fine-tuning improves both ID accuracy and OOD detection, with the right score (MCM)
-    zs = "zeroshot" in st.methods
-    ok1 = [m for m in finetuned if zs and acc_m[m] > acc_m["zeroshot"] and auroc[sc][m] > auroc[sc]["zeroshot"]]
-    claims.append(dict(claim="(1) fine-tuning improves ID accuracy and OOD detection (with MCM)",
-                       rule=f"acc and {score_label(sc)} AUROC above zero-shot",
-                       verdict=verdict(len(ok1), len(finetuned) if zs else 0),
-                       evidence=", ".join(f"{L(m)} {acc_m[m] - acc_m['zeroshot']:+.1f} acc / {auroc[sc][m] - auroc[sc]['zeroshot']:+.1f} AUROC"
-                                          for m in finetuned) if zs else ""))
-    # (2) MCM is the best score (among MS, MCM, MSP) for fine-tuned models
-    claims.append(dict(claim="(2) MCM is the best of MS / MCM / MSP after fine-tuning",
-                       rule="MCM has the highest AUROC of the three", verdict=verdict(len(st.mcm_first()), len(finetuned)),
-                       evidence=", ".join(f"{L(m)}: {' > '.join(score_label(s) for s in o)}" for m, o in st.ranks() if m in finetuned)))
-    # (3) prompt learning gives the best OOD detection
-    best = auroc[sc].dropna()
-    claims.append(dict(claim="(3) prompt learning (CoOp, CoCoOp) gives the best OOD detection",
-                       rule=f"the best {score_label(sc)} AUROC belongs to CoOp or CoCoOp",
-                       verdict=("n/a (no prompt-learning run)" if not prompt_methods else
-                                "reproduced" if best.idxmax() in prompt_methods else "not reproduced"),
-                       evidence=", ".join(f"{L(m)} {v:.1f}" for m, v in best.sort_values(ascending=False).items())))
-    # (4) prompt learning pulls ID closer to its nearest prototype and pushes OOD away
-    c4 = "(4) prompt learning moves ID closer to / OOD away from the nearest prototype"
-    if delta is not None and prompt_methods:
-        ok4 = [m for m in prompt_methods if delta.loc[m, "ID"] < 0 and delta.loc[m, "OOD"] > 0]
-        part4 = [m for m in prompt_methods if (delta.loc[m, "OOD"] - delta.loc[m, "ID"]) > 0]
-        v4 = verdict(len(ok4), len(prompt_methods))
-        if v4 == "not reproduced" and part4:
-            who = ", ".join(L(m) for m in part4) + ("" if len(part4) == len(prompt_methods) else " only")
-            v4 = f"partly (the OOD − ID gap grows for {who}; no method moves ID closer and OOD away)"
-        claims.append(dict(claim=c4, rule="Δ angle ID < 0 and Δ angle OOD > 0", verdict=v4,
-                           evidence=", ".join(f"{L(m)} ID {delta.loc[m, 'ID']:+.2f}°, OOD {delta.loc[m, 'OOD']:+.2f}°" for m in prompt_methods)))
-    else:
-        claims.append(dict(claim=c4, rule="Δ angle ID < 0 and Δ angle OOD > 0", verdict="n/a (no prompt-learning run)", evidence=""))
-    return claims
+def t_interval(d, conf:float=0.95) -> tuple:
+    "(n, mean, low, high): the Student-t interval of the mean of the paired differences `d` (low = high = nan below 2 values)"
+    d = np.asarray(d, dtype=float)
+    n = len(d)
+    if n == 0: return 0, np.nan, np.nan, np.nan
+    m = float(d.mean())
+    if n < 2: return 1, m, np.nan, np.nan
+    h = float(stats.t.ppf(0.5 + conf / 2, n - 1) * d.std(ddof=1) / np.sqrt(n))
+    return n, m, m - h, m + h
+
+def side_verdict(n:int, low:float, high:float, side:str) -> str:
+    "The verdict of one paired comparison whose claimed side of 0 is `side` ('>' or '<')"
+    if n == 0: return "n/a (no paired runs)"
+    if n < 2: return "inconclusive (1 seed)"
+    good, bad = (low > 0, high < 0) if side == ">" else (high < 0, low > 0)
+    return "holds" if good else "contradicted" if bad else "inconclusive"
+
+def combine_verdicts(verdicts) -> str:
+    "The verdict of a claim made of several comparisons: holds if all hold, contradicted if any is, else inconclusive"
+    v = [x for x in verdicts if not x.startswith("n/a")]
+    if not v: return "n/a (no paired runs)"
+    if "contradicted" in v: return "contradicted"
+    if len(v) == len(list(verdicts)) and all(x == "holds" for x in v): return "holds"
+    return "inconclusive (1 seed)" if "inconclusive (1 seed)" in v and "inconclusive" not in v else "inconclusive"
+
+def format_interval(n:int, mean:float, low:float, high:float, digits:int=1, unit:str="") -> str:
+    "'+3.1 [+1.2, +5.0] over 5 seeds', '+3.1 (1 seed)' or 'no paired runs'"
+    if n == 0: return "no paired runs"
+    f = lambda x: f"{x:+.{digits}f}{unit}"
+    return f"{f(mean)} (1 seed)" if n < 2 else f"{f(mean)} [{f(low)}, {f(high)}] over {n} seeds"
+
+def _by_seed(df:pd.DataFrame, method:str, metric:str, score:str|None=None) -> pd.Series:
+    "Value (in %) per seed of one method (and score) for one metric"
+    d = df[(df.method == method) & (df.metric == metric)]
+    if score is not None: d = d[d.score == score]
+    return pct(d.groupby("seed").value.mean().astype(float))
+
+def _pair(a:pd.Series, b:pd.Series) -> pd.Series:
+    "a − b on the seeds both have"
+    common = a.index.intersection(b.index)
+    return (a[common] - b[common]).sort_index()
+
+def paired_comparisons(st:Study, angles:pd.DataFrame|None=None, # `angle_means` (claim 4), or None
+                       conf:float=0.95) -> pd.DataFrame:
+    "One row per paired comparison of the four claims and setting: per-seed differences, mean, t-interval, verdict"
+    rows, L, sc = [], method_label, st.sc
+    for setting in st.settings:
+        m_s = _in_setting(st.main, setting)
+        a_s = _in_setting(st.acc, setting)
+        a_s = a_s[a_s.shots == st.main_shots].assign(metric="id_accuracy")
+        present = set(m_s.method)
+        def add(claim, comparison, quantity, unit, side, d):
+            rows.append(dict(zip(SETTING, setting), claim=claim, comparison=comparison, quantity=quantity, unit=unit, side=side,
+                             seeds=tuple(int(s) for s in d.index), diffs=tuple(float(x) for x in d.values)))
+        au = lambda m, s=sc: _by_seed(m_s, m, "auroc", s)
+        finetuned = [m for m in st.finetuned if m in present]
+        if "zeroshot" in present:                                                          # claim 1
+            for m in finetuned:
+                add(1, f"{L(m)} − {L('zeroshot')}", "ID accuracy", "points", ">", _pair(_by_seed(a_s, m, "id_accuracy"), _by_seed(a_s, "zeroshot", "id_accuracy")))
+                add(1, f"{L(m)} − {L('zeroshot')}", f"{score_label(sc)} AUROC", "points", ">", _pair(au(m), au("zeroshot")))
+        if "mcm" in st.score_names:                                                        # claim 2
+            for m in finetuned:
+                others = {s: au(m, s) for s in ("ms", "msp") if s in st.score_names}
+                others = {s: v for s, v in others.items() if len(v)}
+                if not others: continue
+                best = max(others, key=lambda s: others[s].mean())
+                add(2, f"{L(m)}: {score_label('mcm')} − {score_label(best)}", "AUROC", "points", ">", _pair(au(m, "mcm"), others[best]))
+        prompt, adapt = [m for m in PROMPT_LEARNERS if m in present], [m for m in ADAPTERS if m in present]
+        if prompt and adapt:                                                               # claim 3
+            bp, ba = max(prompt, key=lambda m: au(m).mean()), max(adapt, key=lambda m: au(m).mean())
+            add(3, f"{L(bp)} − {L(ba)}", f"{score_label(sc)} AUROC", "points", ">", _pair(au(bp), au(ba)))
+        if angles is not None:                                                             # claim 4
+            an = _in_setting(angles, setting)
+            for m in [m for m in PROMPT_LEARNERS if m in set(an.method)]:
+                a_m = an[an.method == m]
+                for kind, side in (("ID", "<"), ("OOD", ">")):
+                    k = a_m[a_m.kind == kind]
+                    by = lambda stage: k[k.stage == stage].groupby("seed").angle_deg.mean().astype(float)
+                    add(4, f"{L(m)}: after − before", f"{kind} angle", "°", side, _pair(by("finetuned"), by("zeroshot")))
+    cols = SETTING + ["claim", "comparison", "quantity", "unit", "side", "seeds", "diffs"]
+    out = pd.DataFrame(rows, columns=cols)
+    stats_ = [t_interval(d, conf) for d in out.diffs]
+    out["n"], out["mean"], out["low"], out["high"] = ([s[i] for s in stats_] for i in range(4))
+    out["verdict"] = [side_verdict(r.n, r.low, r.high, r.side) for r in out.itertuples()]
+    out["interval"] = [format_interval(r.n, r.mean, r.low, r.high, 2 if r.unit == "°" else 1, "°" if r.unit == "°" else "")
+                       for r in out.itertuples()]
+    return out
+
+def comparisons_table(comps:pd.DataFrame, several:bool=False) -> pd.DataFrame:
+    "The comparisons as a display table (strings: per-seed differences, mean [95 % interval], verdict)"
+    d = 2
+    t = pd.DataFrame({"setting": [setting_label(*s) for s in comps[SETTING].values.tolist()], "claim": comps.claim,
+                      "comparison": comps.comparison, "quantity": comps.quantity, "claimed": [f"{s} 0" for s in comps.side],
+                      "per seed": [" ".join(f"{x:+.{2 if u == '°' else 1}f}" for x in ds) for ds, u in zip(comps.diffs, comps.unit)],
+                      "mean [95 % interval]": comps.interval, "verdict": comps.verdict})
+    return (t if several else t.drop(columns="setting")).reset_index(drop=True)
+
+def check_claims(st:Study, comps:pd.DataFrame) -> list[dict]:
+    "The verdict on each of the paper's claims per setting (from `paired_comparisons`): setting, claim, rule, verdict, evidence"
+    out = []
+    for setting in st.settings:
+        c_s = _in_setting(comps, setting) if len(comps) else comps
+        for k, (claim, rule) in CLAIMS.items():
+            c = c_s[c_s.claim == k] if len(c_s) else c_s
+            v = combine_verdicts(c.verdict) if len(c) else NOT_APPLICABLE[k]
+            ev = "; ".join(f"{r.comparison}, {r.quantity}: {r.interval} ({r.verdict})" for r in c.itertuples())
+            out.append(dict(setting=setting_label(*setting), claim=claim, rule=rule, verdict=v, evidence=ev))
+    return out
 
 def claims_markdown(claims:list[dict]) -> str:
-    "The claims as a markdown table"
-    return ("| claim | rule | verdict | evidence |\n|---|---|---|---|\n" +
-            "\n".join(f"| {c['claim']} | {c['rule']} | **{c['verdict']}** | {c['evidence']} |" for c in claims))
+    "The claims as a markdown table (a setting column when there are several settings)"
+    several = len({c["setting"] for c in claims}) > 1
+    head = ("| setting " if several else "") + "| claim | rule | verdict | evidence (mean [95 % interval] of the paired differences) |\n"
+    head += "|---" * (5 if several else 4) + "|\n"
+    return head + "\n".join((f"| {c['setting']} " if several else "") + f"| {c['claim']} | {c['rule']} | **{c['verdict']}** | {c['evidence']} |"
+                            for c in claims)
 
 def claims_summary(claims:list[dict]) -> str:
     "The claims as the summary.md section"
-    return "\n### The paper's claims on this benchmark\n\n" + "\n".join(f"- {c['claim']}: **{c['verdict']}** ({c['evidence']})" for c in claims) + "\n"
+    several = len({c["setting"] for c in claims}) > 1
+    return ("\n### The paper's claims on this benchmark (paired differences over seeds, 95 % t-intervals)\n\n" +
+            "\n".join(f"- {c['claim']}" + (f" [{c['setting']}]" if several else "") + f": **{c['verdict']}** ({c['evidence']})"
+                      for c in claims) + "\n")
 
 def conclusion(st:Study, claims:list[dict]) -> str:
-    "The closing paragraph: how many claims are reproduced, and where the benchmark disagrees"
-    disagree = [c for c in claims if not c["verdict"].startswith("reproduced")]
+    "The closing paragraph: how many claims hold, and which do not"
     r = st.results
-    return (f"On this benchmark ({', '.join(sorted(set(r.dataset)))}; backbone {', '.join(sorted(set(r.backbone)))}), "
-            f"{len(claims) - len(disagree)} of the paper's {len(claims)} claims are reproduced by the rules above. "
-            + (("It disagrees with the paper on: " + "; ".join(f"{c['claim']} — {c['verdict']} ({c['evidence']})" for c in disagree) + ". ")
-               if disagree else "")
+    held = [c for c in claims if c["verdict"] == "holds"]
+    other = [c for c in claims if c["verdict"] != "holds"]
+    several = len(st.settings) > 1
+    return (f"On this benchmark ({', '.join(sorted(set(r.dataset)))}; backbone {', '.join(sorted(set(r.backbone)))}"
+            + (f"; {len(st.settings)} settings" if several else "") + "), "
+            f"{len(held)} of the {len(claims)} claim verdicts are \"holds\" by the rules above"
+            + (": " + "; ".join(f"{c['claim']}" + (f" [{c['setting']}]" if several else "") + f" is {c['verdict']}" for c in other) + ". "
+               if other else ". ")
             + "The synthetic benchmark is a small, procedurally generated world with a tiny CLIP pretrained on it; "
               "it checks the pipeline and the direction of effects, not the paper's absolute numbers.")
 
 # %% ../nbs/22_report.ipynb #93fd78e8
+def t_ci(x) -> tuple:
+    "seaborn `errorbar=` callable: the 95 % Student-t interval of the mean of `x` (a point with one value)"
+    n, m, lo, hi = t_interval(x)
+    return (m, m) if n < 2 else (lo, hi)
+
+def _legend_below(fig, ax, title:str|None=None):
+    "One legend for the whole figure, below the axes (taken from `ax`), and no legend on any axes"
+    handles, labels = ax.get_legend_handles_labels()
+    for a in fig.axes:
+        if a.get_legend(): a.get_legend().remove()
+    if handles: fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 6), title=title, frameon=False)
+
+def _seed_note(df:pd.DataFrame) -> str:
+    n = df.groupby(SETTING + ["method"]).seed.nunique() if len(df) else pd.Series(dtype=int)
+    if n.empty: return ""
+    return f"{n.min()} seeds" if n.min() == n.max() else f"{n.min()}–{n.max()} seeds"
+
 def fig_method_score(st:Study):
-    "Bars: AUROC and FPR95 of every method with every score (table temperature), mean ± sd over seeds"
+    "Bars: AUROC and FPR95 of every method with every score (table temperature): mean over seeds, 95 % t-interval, per-seed points; one row per setting"
     import matplotlib.pyplot as plt
     import seaborn as sns
     main = st.main
-    plot = main.assign(value=pct(main.value), Method=main.method.map(method_label), Score=main.score.map(score_label))
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4))
-    for ax, met, lab in zip(axes, ["auroc", "fpr95"], ["AUROC (%) ↑", "FPR95 (%) ↓"]):
-        sns.barplot(data=plot[plot.metric == met], x="Method", y="value", hue="Score", errorbar="sd", ax=ax,
-                    order=[method_label(m) for m in st.methods], hue_order=[score_label(s) for s in st.score_names])
-        ax.set(ylabel=lab, xlabel="")
-        if met == "auroc": ax.set_ylim(max(0, plot[plot.metric == met].value.min() - 10), 100)
-        ax.legend(fontsize=8, ncols=3)
-    fig.suptitle(f"OOD detection by method and score ({st.main_shots} shots)")
-    fig.tight_layout()
+    plot = main.assign(value=pct(main.value.astype(float)), Method=main.method.map(method_label), Score=main.score.map(score_label))
+    order, hue_order = [method_label(m) for m in st.methods], [score_label(s) for s in st.score_names]
+    fig, axes = plt.subplots(len(st.settings), 2, figsize=(12, 3.9 * len(st.settings) + 0.8), layout="constrained", squeeze=False)
+    for row, setting in zip(axes, st.settings):
+        p = _in_setting(plot, setting)
+        for ax, met, lab in zip(row, ["auroc", "fpr95"], ["AUROC (%) ↑", "FPR95 (%) ↓"]):
+            d = p[p.metric == met]
+            sns.barplot(data=d, x="Method", y="value", hue="Score", order=order, hue_order=hue_order, errorbar=t_ci,
+                        capsize=0.15, err_kws={"linewidth": 1.2, "color": "0.2"}, alpha=0.75, ax=ax)
+            sns.stripplot(data=d, x="Method", y="value", hue="Score", order=order, hue_order=hue_order, dodge=True, jitter=0.06,
+                          size=3, palette=dict.fromkeys(hue_order, "black"), legend=False, ax=ax)
+            ax.set(ylabel=lab, xlabel="", title=setting_label(*setting) if len(st.settings) > 1 else None)
+            if met == "auroc" and len(d): ax.set_ylim(min(50, d.value.min() - 3), 100)
+            ax.tick_params(axis="x", labelrotation=15)
+    _legend_below(fig, axes[0, 0], "Score")
+    fig.suptitle(f"OOD detection by method and score ({st.main_shots} shots; bars: mean over {_seed_note(st.main)}, "
+                 "error bars: 95 % t-interval, dots: seeds)")
     return fig
 
 def fig_temperature(st:Study, tdf:pd.DataFrame):
-    "Lines: AUROC and FPR95 against the temperature, one line per method; dashed: the table temperature"
+    "Lines: AUROC and FPR95 against the temperature, one line per method, band = 95 % t-interval over seeds; dashed: the table temperature"
     import matplotlib.pyplot as plt
     import seaborn as sns
     temp_scores = [s for s in st.score_names if s in set(tdf.score)]
-    fig, axes = plt.subplots(2, len(temp_scores), figsize=(4.2 * len(temp_scores), 7), squeeze=False)
+    fig, axes = plt.subplots(2, len(temp_scores), figsize=(4.3 * len(temp_scores), 7.4), squeeze=False, layout="constrained")
     for j, s in enumerate(temp_scores):
         for i, (met, lab) in enumerate([("auroc", "AUROC (%) ↑"), ("fpr95", "FPR95 (%) ↓")]):
             ax = axes[i, j]
             sns.lineplot(data=tdf[(tdf.score == s) & (tdf.metric == met)], x="temperature", y="value", hue="Method",
-                         hue_order=[method_label(m) for m in st.methods], marker="o", errorbar=None, ax=ax)
+                         hue_order=[method_label(m) for m in st.methods], marker="o", errorbar=t_ci, ax=ax)
             ax.set(xscale="log", xlabel="temperature τ", ylabel=lab, title=score_label(s))
             ax.axvline(st.table_temperatures.get(s, 1.0), ls="--", c="gray", lw=1)
-            if (i, j) != (0, 0) and ax.get_legend(): ax.get_legend().remove()
-    fig.tight_layout()
+    _legend_below(fig, axes[0, 0], "Method")
     return fig
 
 def fig_shots(st:Study, sdf:pd.DataFrame):
-    "Lines: ID accuracy, AUROC and FPR95 against the number of shots, one line per method"
+    "Lines: ID accuracy, AUROC and FPR95 against the number of shots, one line per method, error bars = 95 % t-interval over seeds; dashed: zero-shot"
     import matplotlib.pyplot as plt
     import seaborn as sns
     shot_list = sorted(st.results.shots.unique())
-    fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4.4), layout="constrained")
     sl = score_label(st.sc)
+    methods = [m for m in st.methods if sdf[sdf.method == m].shots.nunique() > 1]
     for ax, (met, lab) in zip(axes, [("id_accuracy", "ID accuracy (%) ↑"), ("auroc", f"AUROC {sl} (%) ↑"), ("fpr95", f"FPR95 {sl} (%) ↓")]):
-        sns.lineplot(data=sdf[sdf.metric == met], x="shots", y="value", hue="Method", marker="o", errorbar=None, ax=ax,
-                     hue_order=[method_label(m) for m in st.methods])
-        ax.set(xscale="log", xticks=shot_list, xticklabels=shot_list, ylabel=lab)
-        if met != "id_accuracy" and ax.get_legend(): ax.get_legend().remove()
-    fig.tight_layout()
+        d = sdf[sdf.metric == met]
+        sns.lineplot(data=d[d.method.isin(methods)], x="shots", y="value", hue="Method", marker="o", errorbar=t_ci, err_style="bars",
+                     err_kws={"capsize": 3}, ax=ax, hue_order=[method_label(m) for m in methods])
+        z = d[d.method == "zeroshot"].value
+        if len(z): ax.axhline(z.mean(), ls="--", c="gray", lw=1, label=f"{method_label('zeroshot')} (no training)")
+        ax.set(xscale="log", xticks=shot_list, xticklabels=shot_list, ylabel=lab, xlabel="shots per class")
+        ax.minorticks_off()
+    _legend_below(fig, axes[0], "Method")
     return fig
 
 def fig_histograms(st:Study, hist:pd.DataFrame):
@@ -391,17 +540,61 @@ def fig_histograms(st:Study, hist:pd.DataFrame):
                     kind="hist", stat="density", common_norm=False, element="step", bins=40, height=2.8, aspect=1.1,
                     col_wrap=min(5, len(st.methods)), facet_kws=dict(sharex=False, sharey=False))
     g.set_axis_labels(f"{score_label(st.sc)} score", "density").set_titles("{col_name}")
+    sns.move_legend(g, "lower center", bbox_to_anchor=(0.5, -0.02), ncols=len(set(hist.Split)), frameon=False, title=None)
+    g.figure.subplots_adjust(bottom=0.22)
     return g
 
 def fig_angles(st:Study, per_seed:pd.DataFrame):
-    "Bars: mean angle to the nearest prototype before and after fine-tuning, ID and OOD inputs"
+    "Mean angle to the nearest prototype of ID and OOD inputs: zero-shot vs the prompt learners after fine-tuning; per-seed dots, mean with 95 % t-interval"
+    import matplotlib.pyplot as plt
     import seaborn as sns
-    stage = {"zeroshot": "before (zero-shot)", "finetuned": "after fine-tuning"}
-    pl = per_seed.assign(Method=per_seed.method.map(method_label), Stage=per_seed.stage.map(stage))
-    g = sns.catplot(data=pl, x="Method", y="angle_deg", hue="Stage", col="kind", kind="bar", errorbar="sd", height=3.5, aspect=1.4,
-                    order=[method_label(m) for m in st.methods], hue_order=list(stage.values()), sharey=False)
-    g.set_axis_labels("", "mean angle to nearest prototype (°)").set_titles("{col_name} inputs")
-    return g
+    pl = angle_plot_table(st, per_seed)
+    several = len(st.settings) > 1
+    pl = pl.assign(Setting=[setting_label(*s) for s in pl[SETTING].values.tolist()])
+    order = [method_label(m) for m in ["zeroshot", *PROMPT_LEARNERS] if m in set(pl.method)]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), layout="constrained")
+    for ax, kind in zip(axes, ["ID", "OOD"]):
+        d = pl[pl.kind == kind]
+        kw = dict(hue="Setting", dodge=0.4) if several else {}
+        sns.stripplot(data=d, x="Method", y="angle_deg", order=order, jitter=0.08, size=4, alpha=0.6,
+                      **({**kw, "dodge": True} if several else dict(color="0.35")), legend=False, ax=ax)
+        sns.pointplot(data=d, x="Method", y="angle_deg", order=order, errorbar=t_ci, capsize=0.15, linestyle="none",
+                      markers="D", **(kw if several else dict(color="tab:blue")), ax=ax)
+        z = d[d.method == "zeroshot"].angle_deg
+        if len(z) and not several: ax.axhline(z.mean(), ls="--", c="gray", lw=1)
+        ax.set(xlabel="", ylabel="mean angle to nearest prototype (°)", title=f"{kind} inputs ({'↓' if kind == 'ID' else '↑'} claimed)")
+    if several: _legend_below(fig, axes[0], "Setting")
+    fig.suptitle(f"Angle to the nearest prototype ({st.main_shots} shots; dots: seeds, diamond: mean, bar: 95 % t-interval)")
+    return fig
+
+def fig_paired(comps:pd.DataFrame):
+    "Each paired comparison of the claims: per-seed differences (dots), mean and 95 % t-interval, coloured by verdict; dashed: 0"
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+    units = [u for u in ("points", "°") if u in set(comps.unit)]
+    sizes = [int((comps.unit == u).sum()) for u in units]
+    several = comps[SETTING].drop_duplicates().shape[0] > 1
+    colors = {"holds": "tab:green", "contradicted": "tab:red"}
+    fig, axes = plt.subplots(len(units), 1, figsize=(10, 0.45 * sum(sizes) + 1.5 * len(units) + 0.6), height_ratios=sizes,
+                             layout="constrained", squeeze=False)
+    for ax, u in zip(axes[:, 0], units):
+        c = comps[comps.unit == u].reset_index(drop=True)
+        labels = []
+        for i, r in c.iterrows():
+            y = len(c) - 1 - i
+            ax.scatter(r.diffs, np.full(len(r.diffs), y + 0.22), s=12, color="black", zorder=3)
+            col = colors.get(r.verdict, "tab:gray")
+            if r.n >= 2: ax.errorbar(r["mean"], y, xerr=[[r["mean"] - r.low], [r.high - r["mean"]]], fmt="D", color=col, capsize=4, ms=6)
+            elif r.n == 1: ax.plot(r["mean"], y, "D", color=col)
+            labels.append(f"({r.claim}) {r.comparison}, {r.quantity} {r.side} 0" + (f" [{r.pretrained or r.backbone}]" if several else ""))
+        ax.set_yticks(range(len(c)), labels=labels[::-1])
+        ax.set_ylim(-0.6, len(c) - 0.4)
+        ax.axvline(0, color="gray", ls="--", lw=1)
+        ax.set_xlabel("paired difference per seed (" + ("percentage points" if u == "points" else "degrees") + ")")
+    handles = [Line2D([], [], marker="D", ls="", color=c, label=v) for v, c in [("holds", "tab:green"), ("contradicted", "tab:red"), ("inconclusive", "tab:gray")]]
+    handles.append(Line2D([], [], marker="o", ls="", color="black", ms=4, label="one seed"))
+    fig.legend(handles=handles, loc="outside lower center", ncols=4, frameon=False)
+    return fig
 
 # %% ../nbs/22_report.ipynb #a78dbbba
 def repo_root(start=None) -> Path:
@@ -416,22 +609,66 @@ def resolve_path(path) -> Path:
     p = Path(path)
     return p if p.is_absolute() or p.exists() else repo_root()/p
 
+def display_path(path) -> str:
+    "`path` relative to the repository root, or '…/<folder>/<name>' outside it: a report never prints the machine's absolute paths"
+    p = Path(path).resolve()
+    try: return str(p.relative_to(repo_root()))
+    except ValueError: return str(Path("…", *p.parts[-2:]))
+
 def load_results(grid:Path) -> tuple:
     "(results table, runs index) of a sweep folder; collects the results if needed"
     grid = Path(grid)
     if not (grid/"runs.json").exists():
-        raise FileNotFoundError(f"{grid} holds no sweep (no runs.json): run `clipood-sweep configs/synthetic.yaml` (or `make study`) first")
+        raise FileNotFoundError(f"{display_path(grid)} holds no sweep (no runs.json): run `clipood-sweep configs/synthetic.yaml` (or `make study`) first")
     results = pd.read_parquet(grid/"results.parquet") if (grid/"results.parquet").exists() else collect(grid)
-    if results.empty: raise ValueError(f"{grid}: no finished run yet (results.parquet is empty)")
+    if results.empty: raise ValueError(f"{display_path(grid)}: no finished run yet (results.parquet is empty)")
     return results, json.loads((grid/"runs.json").read_text())
+
+def show_figure(fig, # a matplotlib figure or a seaborn grid
+                path, # where the PNG is written
+                alt:str, # what the figure shows, for readers who cannot see it (the HTML's alt text)
+                dpi:int=110):
+    "Save `fig` as PNG, display that PNG with `alt` in its output metadata (`_export_html` makes it the image's alt text), close it"
+    import matplotlib.pyplot as plt
+    from IPython.display import Image, display
+    f = getattr(fig, "figure", fig)
+    f.savefig(path, dpi=dpi, bbox_inches="tight")
+    plt.close(f)
+    display(Image(filename=str(path)), metadata={"image/png": {"alt": alt}})
+
+_IMG = re.compile(r'<img\b([^>]*?)\ssrc="data:image/png;base64,([^"]*)"')
+_ALT = re.compile(r'\salt="[^"]*"')
+
+def _image_alts(nb) -> list:
+    "[(base64 PNG, alt text)] in output order: the output's `alt` metadata, else 'Figure: <the last heading above it>'"
+    alts, heading = [], "the report"
+    for c in nb.cells:
+        if c.cell_type == "markdown":
+            hs = [l.lstrip("#").strip() for l in c.source.splitlines() if l.startswith("#")]
+            if hs: heading = hs[-1]
+        for o in c.get("outputs", []) if c.cell_type == "code" else []:
+            png = o.get("data", {}).get("image/png")
+            if png is None: continue
+            md = o.get("metadata", {})
+            alts.append([png.strip(), (md.get("image/png") or {}).get("alt") or md.get("alt") or f"Figure: {heading}"])
+    return alts
 
 def _export_html(executed:Path, html:Path):
     import nbformat as nbf
+    from html import escape
     from nbconvert import HTMLExporter
     nb = nbf.read(str(executed), as_version=4)
     for c in nb.cells:  # warnings on stderr are noise for a reader of the report
         if c.cell_type == "code": c.outputs = [o for o in c.outputs if o.get("name") != "stderr"]
+    alts = _image_alts(nb)
     body, _ = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True).from_notebook_node(nb)
+    def alt_for(data:str) -> str:  # the first unused output with these bytes (images appear in output order)
+        for a in alts:
+            if a[0] == data: a[0] = None; return a[1]
+        return "Figure"
+    # nbconvert's templates write no alt attribute, or a placeholder one: write each image's description
+    body = _IMG.sub(lambda m: f'<img alt="{escape(alt_for(m.group(2).strip()), quote=True)}"{_ALT.sub("", m.group(1))} '
+                              f'src="data:image/png;base64,{m.group(2)}"', body)
     atomic_write(html, body)
 
 def render_report(grid_dir:str|Path,              # a sweep folder (runs/<grid>) with results.parquet
