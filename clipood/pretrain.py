@@ -81,7 +81,7 @@ def to_tensor(images:np.ndarray, # (N, H, W, 3) uint8
     "(N, 3, H, W) float tensor normalised like open_clip's eval transform (OPENAI mean/std)"
     mean = torch.tensor(open_clip.OPENAI_DATASET_MEAN).view(1, 3, 1, 1)
     std = torch.tensor(open_clip.OPENAI_DATASET_STD).view(1, 3, 1, 1)
-    return (torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float() / 255 - mean) / std
+    return (torch.from_numpy(np.array(images, copy=True)).permute(0, 3, 1, 2).float() / 255 - mean) / std
 
 # %% ../nbs/06_pretrain.ipynb #abb4145b
 def _device(device) -> torch.device:
@@ -263,7 +263,7 @@ def evaluate(model, # open_clip CLIP or LoadedCLIP
     sims = {k: (v @ protos.T).numpy() for k, v in f.items()}
     y = np.array(te.targets)
     clf = LogisticRegression(C=10.0, max_iter=5000).fit(f["synthetic", "train"].numpy(), tr.targets)
-    scale = float(mdl.logit_scale.exp())
+    scale = float(mdl.logit_scale.detach().exp())
     scores = {"ms": ("ms", {}), "msp": ("msp", dict(logit_scale=scale))}
     scores.update({f"mcm@{t:g}": ("mcm", dict(temperature=t)) for t in TAU_GRID})
     auroc = {}

@@ -17,7 +17,26 @@ from .report import render_report
 from .sweep import sweep
 
 # %% auto #0
-__all__ = ['study_cli', 'collect_cli']
+__all__ = ['calibration_text', 'study_cli', 'collect_cli']
+
+# %% ../nbs/25_study.ipynb #4c8208a9
+def calibration_text(name:str, # a clipood-tiny* config
+                     seed:int, # pretraining seed
+                     cache_dir=None, # clipood cache root (None: env CLIPOOD_CACHE, else ~/.cache/clipood)
+                    ) -> str:
+    "The calibration table of the synthetic tiny CLIP (name, seed), measured once per checkpoint file, then read from the cache"
+    import json
+    from clipood.cache import cache_dir as cache_root, atomic_write
+    from clipood.models import file_hash
+    from clipood.pretrain import evaluate, calibration_table
+    from clipood.checkpoints import load_synthetic
+    path = synthetic_checkpoint(name, seed=seed, cache_dir=cache_dir)
+    f = cache_root(cache_dir) / "calibration" / f"{name}-s{seed}-{file_hash(path, 16)}.json"
+    if f.exists(): m = json.loads(f.read_text())
+    else:
+        m = evaluate(load_synthetic(name, seed=seed, cache_dir=cache_dir, progress=False))
+        atomic_write(f, json.dumps(m))
+    return calibration_table({f"pretraining seed {seed}": m}).to_string()
 
 # %% ../nbs/25_study.ipynb #85f16b22
 def study_cli(argv=None) -> int:
@@ -46,6 +65,8 @@ def study_cli(argv=None) -> int:
         t = time.time()  # the shipped checkpoint, else pretrain once here, not in two workers at the same time
         path = synthetic_checkpoint(backbone, seed=s, cache_dir=params.get("cache_dir") or None)
         print(f"[study] tiny CLIP checkpoint: {path} ({time.time() - t:.0f} s)")
+        print("[study] calibration of this tiny CLIP against CLIP's known zero-shot behaviour (margin > 0 = target met; "
+              "nbs/06_pretrain explains each target):\n" + calibration_text(backbone, s, params.get("cache_dir") or None) + "\n")
     t = time.time()
     try: res = sweep(a.config, workers=a.workers, runs_dir=a.runs_dir, overrides=overrides)
     except (ValueError, FileNotFoundError, RuntimeError) as e:
