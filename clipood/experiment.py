@@ -274,7 +274,7 @@ def run_experiment(dataset:str, ood_datasets:list, method:str, hparams:dict, bac
     model, zeroshot = fit_method(method, hparams, clip, data, feats, dataset, shots, seed, dev, progress)
     t_fit = time.time() - t0
     print(f"{model!r} fitted in {t_fit:.1f} s")
-    meta = dict(dataset=dataset, method=method, backbone=backbone, shots=shots, seed=seed)
+    meta = dict(dataset=dataset, method=method, backbone=backbone, pretrained=pretrained, shots=shots, seed=seed)
     metrics, scores_df, angles = evaluate(model, zeroshot, feats, data.ood_names, scores, temperatures, meta, dev, save_scores)
     resolved = dict(model_id=clip.model_id, logit_scale=model.logit_scale, method_hparams={k: repr(v) for k, v in model.hparams.items()},
                     n_classes=len(data.classnames), n_train=int(len(feats["train_y"])), n_val=0 if feats["val_y"] is None else int(len(feats["val_y"])),
