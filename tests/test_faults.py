@@ -339,7 +339,9 @@ def test_readme_hand_run_creates_out():
 def test_sigint_then_resume_equals_uninterrupted(tmp_path):
     cfg = _grid(tmp_path, (1, 2, 3, 4, 5), sleep=1.5)
     cmd, env = _cli("clipood-sweep", cfg, "--runs-dir", tmp_path / "runs", "--workers", 2)
-    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    # a shell's background job inherits SIGINT ignored, and Python then keeps ignoring it: restore the default
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     g = tmp_path / "runs" / "toy"
     deadline = time.time() + 180
     while time.time() < deadline and not (g.exists() and len(_ids(g)) >= 1): time.sleep(0.1)
