@@ -308,7 +308,7 @@ def calibration_table(metrics:dict, # label (e.g. "seed 0") -> metrics from `eva
     "Targets x runs: the margin of each target for each run (> 0 = met), and whether all runs meet it"
     import pandas as pd
     t = pd.DataFrame({lab: {k: round(fn(m), 1) for k, fn in CALIBRATION_TARGETS.items()} for lab, m in metrics.items()})
-    t["met by all"] = (t > 0).all(1).map({True: "yes", False: "NO"})
+    t["met by all"] = (t > 0).all(axis=1).map({True: "yes", False: "NO"})
     return t.rename_axis("target (margin)")
 
 def format_metrics(m:dict) -> str:
