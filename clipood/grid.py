@@ -23,7 +23,8 @@ SWEEP_PARAMS = ("out_dir",)  # set by the sweep itself, never by the grid
 
 # %% ../nbs/20_grid.ipynb #5efe790c
 OPTIONS = dict(workers="an int >= 1", execution_timeout="seconds per cell (a number > 0) or null", start_timeout="seconds (a number > 0)",
-               kernel_name="a Jupyter kernel name", id_exclude="a list of parameter names")  # the grid file's `options:`
+               kernel_name="a Jupyter kernel name", id_exclude="a list of parameter names",
+               reuse_kernel="true or false (one warm kernel per worker, the default, or a fresh kernel per run)")  # the grid file's `options:`
 
 def _option_problems(options:dict) -> list[str]:
     "What is wrong with a grid's `options:` (unknown keys, with the nearest known one; wrong values)"
@@ -38,7 +39,7 @@ def _option_problems(options:dict) -> list[str]:
         ok = {"workers": isinstance(v, int) and not isinstance(v, bool) and v >= 1,
               "execution_timeout": v is None or (num and v > 0), "start_timeout": num and v > 0,
               "kernel_name": isinstance(v, str) and v != "",
-              "id_exclude": isinstance(v, list) and all(isinstance(x, str) for x in v)}[k]
+              "id_exclude": isinstance(v, list) and all(isinstance(x, str) for x in v), "reuse_kernel": isinstance(v, bool)}[k]
         if not ok: p.append(f"{k} must be {OPTIONS[k]}, got {v!r}")
     return p
 

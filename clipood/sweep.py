@@ -5,6 +5,7 @@
 # %% ../nbs/23_sweep.ipynb #167a15bb
 from __future__ import annotations
 import argparse
+import atexit
 import json
 import os
 import shutil
@@ -25,7 +26,7 @@ from .grid import load_grid, resolve_notebook, notebook_parameters, expand_grid,
 from . import experiment
 
 # %% auto #0
-__all__ = ['is_kernel_start_error', 'execute_run', 'plan', 'check_runs', 'sweep', 'sweep_cli']
+__all__ = ['is_kernel_start_error', 'shutdown_warm_kernels', 'execute_run', 'plan', 'check_runs', 'sweep', 'sweep_cli']
 
 # %% ../nbs/23_sweep.ipynb #b921a2d6
 def _started_any_cell(nb_path:Path) -> bool:
@@ -59,8 +60,68 @@ def _publish(work:Path, final:Path):
         shutil.rmtree(trash, ignore_errors=True)
     else: os.rename(work, final)
 
+# %% ../nbs/23_sweep.ipynb #f7b13f6a
+_WARM = {}  # kernel name -> the worker's warm jupyter_client KernelManager (one per worker process)
+_WARM_ARGS = ["--IPKernelApp.log_level=CRITICAL"]  # hide ipykernel's TCP notice and shutdown chatter
+
+def shutdown_warm_kernels():
+    "Shut down this process's warm kernels (at exit, and after a failed run)"
+    while _WARM:
+        _, km = _WARM.popitem()
+        try: km.shutdown_kernel(now=True)
+        except Exception: pass
+
+def _warm_kernel(kernel_name:str):
+    "This worker's kernel `kernel_name`, started (and registered for shutdown at exit) if needed"
+    from jupyter_client.manager import KernelManager
+    km = _WARM.get(kernel_name)
+    if km is not None and km.is_alive(): return km
+    shutdown_warm_kernels()
+    km = KernelManager(kernel_name=kernel_name)
+    km.start_kernel(extra_arguments=_WARM_ARGS)
+    atexit.unregister(shutdown_warm_kernels)
+    atexit.register(shutdown_warm_kernels)
+    _WARM[kernel_name] = km
+    return km
+
+def _fresh_namespace(km, timeout:float):
+    "Empty the kernel's user namespace (imported modules stay) and put back the worker's working directory"
+    kc = km.client()
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=timeout)
+        reply = kc.execute_interactive(f"get_ipython().reset(new_session=False, aggressive=False)\n"
+                                       f"import os as _os; _os.chdir({os.getcwd()!r}); del _os",
+                                       store_history=False, timeout=timeout)
+        if reply["content"]["status"] != "ok": raise RuntimeError(f"could not reset the warm kernel: {reply['content'].get('evalue')}")
+    finally: kc.stop_channels()
+
+def _engine_class():
+    "papermill's nbclient engine, executing in the worker's warm kernel (registered as papermill engine 'clipood-warm')"
+    from papermill.engines import NBClientEngine, papermill_engines
+    from papermill.clientwrap import PapermillNotebookClient
+    from papermill.utils import merge_kwargs, remove_args
+    from papermill.log import logger
+
+    class WarmKernelEngine(NBClientEngine):
+        @classmethod
+        def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False, stdout_file=None, stderr_file=None,
+                                     start_timeout=60, execution_timeout=None, **kwargs):
+            km = _warm_kernel(kernel_name)
+            _fresh_namespace(km, start_timeout)
+            kwargs = remove_args(["input_path", "timeout", "startup_timeout"], **kwargs)
+            client = PapermillNotebookClient(nb_man, km=km, **merge_kwargs(
+                kwargs, timeout=execution_timeout, startup_timeout=start_timeout, kernel_name=kernel_name, log=logger,
+                log_output=log_output, stdout_file=stdout_file, stderr_file=stderr_file))
+            try: return client.execute()
+            finally:
+                if client.kc is not None: client.kc.stop_channels()
+
+    papermill_engines.register("clipood-warm", WarmKernelEngine)
+    return WarmKernelEngine
+
 # %% ../nbs/23_sweep.ipynb #237fefb0
-def execute_run(spec:dict, # run_id, params, notebook, grid_dir, options (execution_timeout, start_timeout, kernel_name)
+def execute_run(spec:dict, # run_id, params, notebook, grid_dir, options (execution_timeout, start_timeout, kernel_name, reuse_kernel)
                ) -> dict:  # the run's status record
     "Execute one run of a sweep with papermill and publish its folder atomically; never raises for a failing notebook."
     import papermill as pm
@@ -68,6 +129,8 @@ def execute_run(spec:dict, # run_id, params, notebook, grid_dir, options (execut
     final = grid_dir/rid
     if run_state(final)[0] == "ok": return {**read_status(final), "skipped": True}
     opts = spec.get("options", {})
+    warm = opts.get("reuse_kernel", True)
+    if warm: _engine_class()
     t0, attempts, err, tb = time.time(), 0, None, None
     while True:
         attempts += 1
@@ -79,11 +142,12 @@ def execute_run(spec:dict, # run_id, params, notebook, grid_dir, options (execut
                                 kernel_name=opts.get("kernel_name", "python3"), language="python", progress_bar=False,
                                 log_output=False, execution_timeout=opts.get("execution_timeout"),
                                 start_timeout=opts.get("start_timeout", 300),
-                                extra_arguments=["--IPKernelApp.log_level=CRITICAL"])  # hide ipykernel's TCP notice and shutdown chatter
+                                extra_arguments=_WARM_ARGS, engine_name="clipood-warm" if warm else None)
             err = tb = None
             break
         except Exception as e:
             err, tb = _error_text(e), traceback.format_exc()[-4000:]
+            if warm: shutdown_warm_kernels()  # a failed run (or a cell still running after a timeout) never touches the next one
             if attempts == 1 and is_kernel_start_error(e, out_nb):
                 shutil.rmtree(work, ignore_errors=True)
                 continue
@@ -178,7 +242,7 @@ def plan(config:str|Path,              # grid YAML file
     cfg["notebook_params"] = notebook_parameters(nb)
     runs = expand_grid(cfg, cfg["notebook_params"], overrides)
     grid_dir = (Path(runs_dir)/cfg["name"]).resolve()
-    opts = {k: v for k, v in cfg["options"].items() if k in ("execution_timeout", "start_timeout", "kernel_name")}
+    opts = {k: v for k, v in cfg["options"].items() if k in ("execution_timeout", "start_timeout", "kernel_name", "reuse_kernel")}
     for r in runs:
         r["spec"] = dict(run_id=r["run_id"], params=r["params"], notebook=str(nb), grid_dir=str(grid_dir), options=opts)
         r["status"], r["problem"], _ = run_state(grid_dir/r["run_id"])
