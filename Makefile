@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test readme study study-tiny paper docs
+.PHONY: install test readme study study-tiny paper docs lab
 WORKERS ?=
 EXECUTOR ?= local
 
@@ -18,6 +18,11 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 install: $(STAMP)
+
+# JupyterLab on the notebooks (its own extra: make study / make test do not need it)
+lab: install
+	$(BIN)/pip install --quiet -e ".[dev,lab]" 2>&1 | { grep -v "^WARNING: Location" || true; }
+	$(BIN)/jupyter lab nbs/
 
 # Everything: notebooks clean, library in sync with the notebooks, then pytest (which also
 # executes every notebook through nbdev.test.test_nb).

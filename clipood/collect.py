@@ -11,7 +11,7 @@ from .cache import atomic_write
 
 # %% auto #0
 __all__ = ['METRICS_COLUMNS', 'EXPERIMENT_COLUMNS', 'read_status', 'check_table', 'check_results', 'run_state', 'is_done',
-           'collect']
+           'collect', 'is_current']
 
 # %% ../nbs/24_collect.ipynb #8e3de994
 def read_status(run_dir:str|Path) -> dict|None:
@@ -133,3 +133,20 @@ def collect(grid_dir:str|Path,              # runs/<grid>
     elif (grid_dir/"failures.csv").exists(): (grid_dir/"failures.csv").unlink()
     df.attrs.update(n_ok=len(frames), failures=failures, missing=missing, damaged=damaged, path=str(out), changed=changed)
     return df
+
+# %% ../nbs/24_collect.ipynb #98d6eb0c
+def is_current(grid_dir:str|Path,              # runs/<grid>
+               run_ids:list,                   # the grid's runs (all must be finished and collected)
+               filename:str="metrics.parquet", # the per-run table `collect` gathered
+               out:str|Path|None=None,         # the results table (default: <grid_dir>/results.parquet)
+              ) -> bool:
+    "Is `collect`'s table built from exactly `run_ids`, all finished, with no file of theirs changed since? (reads no table)"
+    grid_dir = Path(grid_dir)
+    out = Path(out) if out else grid_dir/"results.parquet"
+    try: man = json.loads(out.with_name(out.stem + ".manifest.json").read_text())
+    except (OSError, ValueError): return False
+    if not isinstance(man, dict) or man.get("filename") != filename or man.get("results") != _stat(out): return False
+    runs = man.get("runs")
+    if not isinstance(runs, dict) or set(runs) != set(run_ids): return False
+    try: return all(_files(grid_dir/r) == runs[r] for r in run_ids)
+    except OSError: return False

@@ -10,11 +10,8 @@ import time
 from pathlib import Path
 
 from .cache import check_cache_dir, CacheDirError
-from .collect import collect
-from .grid import load_grid, parse_overrides
-from .checkpoints import synthetic_checkpoint, synthetic_seed
-from .report import render_report
-from .sweep import sweep
+from .collect import collect, is_current
+from .grid import load_grid, parse_overrides, resolve_notebook, notebook_parameters, expand_grid
 
 # %% auto #0
 __all__ = ['calibration_text', 'study_cli', 'collect_cli']
@@ -39,6 +36,18 @@ def calibration_text(name:str, # a clipood-tiny* config
     return calibration_table({f"pretraining seed {seed}": m}).to_string()
 
 # %% ../nbs/25_study.ipynb #85f16b22
+def _unchanged_study(config, cfg:dict, runs_dir, overrides:dict, report) -> Path|None:
+    "The grid's report.html if nothing changed since it was rendered (see above), else None; imports no torch"
+    try:
+        runs = expand_grid(cfg, notebook_parameters(resolve_notebook(cfg["notebook"], config)), overrides)
+        grid_dir = (Path(runs_dir)/cfg["name"]).resolve()
+        html, results, rep = grid_dir/"report.html", grid_dir/"results.parquet", resolve_notebook(report or "nbs/report.ipynb")
+        if not (html.exists() and (grid_dir/"grid.yaml").read_text() == Path(config).read_text()
+                and is_current(grid_dir, [r["run_id"] for r in runs])
+                and html.stat().st_mtime >= max(results.stat().st_mtime, rep.stat().st_mtime)): return None
+    except (OSError, ValueError): return None  # the full path says what is wrong
+    return html
+
 def study_cli(argv=None) -> int:
     "Console script `clipood-study` (`make study`): pretrain if needed, run a grid, render the report."
     ap = argparse.ArgumentParser(prog="clipood-study", description="Pretrain the tiny CLIP if needed, run a grid (default "
@@ -56,6 +65,18 @@ def study_cli(argv=None) -> int:
         cfg = load_grid(a.config)
     except (ValueError, FileNotFoundError) as e:
         print(f"clipood-study: error: {e}", file=sys.stderr); return 2
+    if not a.force_report and (html := _unchanged_study(a.config, cfg, a.runs_dir, overrides, a.report)) is not None:
+        grid_dir = html.parent
+        for f, head in (("calibration.txt", "[study] calibration of this tiny CLIP (saved by the last study; margin > 0 = target met):\n"),
+                        ("summary.md", "\n")):
+            if (grid_dir/f).exists(): print(head + (grid_dir/f).read_text())
+        print(f"[study] nothing changed since the last study: every run of {cfg['name']!r} finished, results and report up to date")
+        print(f"[study] figures: {grid_dir/'figures'}")
+        print(f"[study] done in {time.time() - t0:.1f} s. Report: {html}")
+        return 0
+    from clipood.checkpoints import synthetic_checkpoint, synthetic_seed  # torch and open_clip: only when there is work
+    from clipood.report import render_report
+    from clipood.sweep import sweep
     params = {**cfg["params"], **overrides}
     try: check_cache_dir(params.get("cache_dir") or None)  # once, up front, before pretraining or any run
     except CacheDirError as e:
@@ -65,13 +86,18 @@ def study_cli(argv=None) -> int:
         t = time.time()  # the shipped checkpoint, else pretrain once here, not in two workers at the same time
         path = synthetic_checkpoint(backbone, seed=s, cache_dir=params.get("cache_dir") or None)
         print(f"[study] tiny CLIP checkpoint: {path} ({time.time() - t:.0f} s)")
+        calib = calibration_text(backbone, s, params.get("cache_dir") or None)
         print("[study] calibration of this tiny CLIP against CLIP's known zero-shot behaviour (margin > 0 = target met; "
-              "nbs/06_pretrain explains each target):\n" + calibration_text(backbone, s, params.get("cache_dir") or None) + "\n")
+              "nbs/06_pretrain explains each target):\n" + calib + "\n")
+    else: calib = None
     t = time.time()
     try: res = sweep(a.config, workers=a.workers, runs_dir=a.runs_dir, overrides=overrides)
     except (ValueError, FileNotFoundError, RuntimeError) as e:
         print(f"clipood-study: error: {e}", file=sys.stderr); return 2
     print(f"[study] sweep: {res['done']}/{res['n_runs']} runs finished ({res['ran']} ran now) in {time.time() - t:.0f} s")
+    cal_file = Path(res["grid_dir"])/"calibration.txt"
+    if calib is not None: cal_file.write_text(calib + "\n")
+    elif cal_file.exists(): cal_file.unlink()
     for s in res["failed"]:
         print(f"[study] FAILED run {s['run_id']}: {s['error']}\n        notebook: {s.get('notebook')}", file=sys.stderr)
     for d in res["damaged"]: print(f"[study] DAMAGED run {d['run_id']}: {d['problem']}", file=sys.stderr)

@@ -36,7 +36,8 @@ def test_runtime_dependencies():
     need = {"torch", "torchvision", "open-clip-torch", "numpy", "pandas", "pyarrow", "scikit-learn", "seaborn",
             "matplotlib", "papermill", "ipykernel", "nbformat", "nbconvert", "tqdm", "fastcore", "pillow"}
     assert need <= deps.keys(), need - deps.keys()
-    assert _reqs(PYPROJECT["project"]["optional-dependencies"]["dev"]).keys() >= {"nbdev", "pytest", "jupyterlab"}
+    extras = PYPROJECT["project"]["optional-dependencies"]
+    assert _reqs(extras["dev"]).keys() >= {"nbdev", "pytest"} and "jupyterlab" in _reqs(extras["lab"])
     # the torch range admits the wheels installed on our machines
     assert Requirement("torch" + deps["torch"]).specifier.contains(Version("2.14.1"))
     assert Requirement("torchvision" + deps["torchvision"]).specifier.contains(Version("0.29.1"))
@@ -49,9 +50,10 @@ def test_environment_yml_matches_pyproject():
     assert "python=3.11" in conda and "pip" in conda
     pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
     editable = [p for p in pip if p.startswith("-e")]
-    assert editable == ['-e ".[dev]"'], "the pip section must install the package with its dev extras"
+    assert editable == ['-e ".[dev,lab]"'], "the pip section must install the package with its dev and lab extras"
     listed = _reqs([p for p in pip if not p.startswith("-e")])
-    proj = _reqs(PYPROJECT["project"]["dependencies"] + PYPROJECT["project"]["optional-dependencies"]["dev"])
+    extras = PYPROJECT["project"]["optional-dependencies"]
+    proj = _reqs(PYPROJECT["project"]["dependencies"] + extras["dev"] + extras["lab"])
     assert listed == proj, f"environment.yml and pyproject.toml disagree: {set(listed.items()) ^ set(proj.items())}"
 
 
