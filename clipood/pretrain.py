@@ -48,7 +48,7 @@ class Recipe:
     weight_decay:float=0.1 # AdamW decay of weight matrices
     warmup:float=0.1 # fraction of steps of linear warm-up
     max_logit_scale:float=100.0 # clamp of exp(logit_scale), as CLIP
-    logit_scale_lr:float=10.0 # learning-rate multiplier of the logit scale (see "Calibration")
+    logit_scale_lr:float=30.0 # learning-rate multiplier of the logit scale (see "Calibration")
 
 DEFAULT_RECIPE = Recipe()
 SHORT_RECIPE = Recipe(steps=400) # CI's check that a fresh pretraining learns (same schedule, shortened)

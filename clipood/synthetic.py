@@ -398,7 +398,7 @@ ID_SHAPES = ["circle", "square", "triangle", "star", "heart", "cross", "crescent
              "t shape", "spade"]
 NEAR_SHAPES = [s for s in SHAPES if s not in ID_SHAPES]
 BENCHMARK:dict[tuple[str, str], tuple[str, list[str], int]] = {
-    ("synthetic", "train"): ("shape", ID_SHAPES, 50),
+    ("synthetic", "train"): ("shape", ID_SHAPES, 400),
     ("synthetic", "test"): ("shape", ID_SHAPES, 50),
     ("synthetic-near", "test"): ("shape", NEAR_SHAPES, 50),
     ("synthetic-far", "test"): ("texture", list(TEXTURES), 150),

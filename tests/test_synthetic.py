@@ -41,7 +41,7 @@ def test_whole_benchmark_under_a_minute():
     t0 = time.time()
     n = sum(len(syn._split_arrays.__wrapped__(name, split, 5, per, syn.DOWNSTREAM_STYLE)[0])
             for (name, split), (_, _, per) in syn.BENCHMARK.items())
-    assert n == 4 * 1200 and time.time() - t0 < 60
+    assert n == 24 * 400 + 3 * 1200 and time.time() - t0 < 60
 
 
 def test_splits_balanced_and_labelled():
