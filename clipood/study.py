@@ -26,7 +26,7 @@ def calibration_text(name:str, # a clipood-tiny* config
     from clipood.cache import cache_dir as cache_root, atomic_write
     from clipood.models import file_hash
     from clipood.pretrain import evaluate, calibration_table
-    from clipood.checkpoints import load_synthetic
+    from clipood.checkpoints import load_synthetic, synthetic_checkpoint
     path = synthetic_checkpoint(name, seed=seed, cache_dir=cache_dir)
     f = cache_root(cache_dir) / "calibration" / f"{name}-s{seed}-{file_hash(path, 16)}.json"
     if f.exists(): m = json.loads(f.read_text())
