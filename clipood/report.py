@@ -515,18 +515,23 @@ def fig_temperature(st:Study, tdf:pd.DataFrame):
     return fig
 
 def fig_shots(st:Study, sdf:pd.DataFrame):
-    "Lines: ID accuracy, AUROC and FPR95 against the number of shots, one line per method, error bars = 95 % t-interval over seeds; dashed: zero-shot"
+    "Lines: ID accuracy, AUROC and FPR95 against the number of shots, one line per method, error bars = 95 % t-interval over seeds (cut at the metric's range 0-100 %), dots = seeds; dashed: zero-shot"
     import matplotlib.pyplot as plt
     import seaborn as sns
     shot_list = sorted(st.results.shots.unique())
     fig, axes = plt.subplots(1, 3, figsize=(14, 4.4), layout="constrained")
     sl = score_label(st.sc)
     methods = [m for m in st.methods if sdf[sdf.method == m].shots.nunique() > 1]
+    hue_order = [method_label(m) for m in methods]
+    in_range = lambda x: tuple(min(100.0, max(0.0, v)) for v in t_ci(x))  # a percentage's interval beyond 0 or 100 says nothing more
     for ax, (met, lab) in zip(axes, [("id_accuracy", "ID accuracy (%) ↑"), ("auroc", f"AUROC {sl} (%) ↑"), ("fpr95", f"FPR95 {sl} (%) ↓")]):
-        d = sdf[sdf.metric == met]
-        sns.lineplot(data=d[d.method.isin(methods)], x="shots", y="value", hue="Method", marker="o", errorbar=t_ci, err_style="bars",
-                     err_kws={"capsize": 3}, ax=ax, hue_order=[method_label(m) for m in methods])
-        z = d[d.method == "zeroshot"].value
+        d = sdf[(sdf.metric == met) & sdf.method.isin(methods)]
+        sns.lineplot(data=d, x="shots", y="value", hue="Method", marker="o", errorbar=in_range, err_style="bars",
+                     err_kws={"capsize": 3}, ax=ax, hue_order=hue_order)
+        off = {m: 1.07 ** (i - (len(hue_order) - 1) / 2) for i, m in enumerate(hue_order)}  # side by side on the log axis
+        sns.scatterplot(x=d.shots * d.Method.map(off), y=d.value, hue=d.Method, hue_order=hue_order, s=14, alpha=0.55,
+                        legend=False, ax=ax)
+        z = sdf[(sdf.metric == met) & (sdf.method == "zeroshot")].value
         if len(z): ax.axhline(z.mean(), ls="--", c="gray", lw=1, label=f"{method_label('zeroshot')} (no training)")
         ax.set(xscale="log", xticks=shot_list, xticklabels=shot_list, ylabel=lab, xlabel="shots per class")
         ax.minorticks_off()

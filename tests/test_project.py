@@ -57,9 +57,12 @@ def test_environment_yml_matches_pyproject():
     assert listed == proj, f"environment.yml and pyproject.toml disagree: {set(listed.items()) ^ set(proj.items())}"
 
 
-def test_readme_up_to_date():
+def test_readme_up_to_date(tmp_path):
+    # everything but the results block must follow nbs/index.ipynb; the block is whatever the committed README holds
+    # (a local `make study` writes runs/synthetic/, whose numbers differ in the last digits on another CPU: that must
+    # not fail `make test`)
     mod = runpy.run_path(str(ROOT / "scripts" / "make_readme.py"))
-    assert (ROOT / "README.md").read_text() == mod["render"](), "README.md is stale: run `make readme`"
+    assert (ROOT / "README.md").read_text() == mod["render"](runs=tmp_path / "no-study"), "README.md is stale: run `make readme`"
 
 
 def test_readme_rendering_drops_directives(tmp_path):
