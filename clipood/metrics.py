@@ -59,12 +59,13 @@ def fpr_at_tpr(id_scores, # (N_id,) scores of ID samples, higher = more ID
 # %% ../nbs/00_metrics.ipynb #d55db251
 def ood_metrics(id_scores, # (N_id,) scores of ID test samples, higher = more ID
                 ood_scores, # (N_ood,) scores of OOD test samples
-               ) -> dict: # auroc, fpr95, fpr95_openood, aupr_in, aupr_out (fractions in [0, 1])
+               ) -> dict: # auroc, fpr95, fpr95_mcm, fpr95_openood, aupr_in, aupr_out (fractions in [0, 1])
     "OOD-detection metrics with ID as the positive class (score >= threshold -> ID)"
     id_s, ood_s = _as_scores(id_scores, "id_scores"), _as_scores(ood_scores, "ood_scores")
     y, s = np.r_[np.ones(len(id_s)), np.zeros(len(ood_s))], np.r_[id_s, ood_s]
     return dict(auroc=float(roc_auc_score(y, s)),
                 fpr95=fpr_at_tpr(id_s, ood_s),
+                fpr95_mcm=fpr_at_tpr(id_s, ood_s, rule="closest"),
                 fpr95_openood=fpr_at_tpr(-ood_s, -id_s),
                 aupr_in=float(average_precision_score(y, s)),
                 aupr_out=float(average_precision_score(1 - y, -s)))

@@ -113,7 +113,10 @@ class Study:
         self.settings = sorted(map(tuple, self.main[SETTING].drop_duplicates().values.tolist()))  # (dataset, backbone, pretrained)
         self.acc_m = self.per_method(results[results.metric == "id_accuracy"], "id_accuracy")
         self.auroc = {s: self.per_method(self.main, "auroc", s) for s in self.score_names}
-        self.fpr = {s: self.per_method(self.main, "fpr95", s) for s in self.score_names}
+        # FPR95 as the paper computed it (the MCM code: the threshold whose ID acceptance is closest to 95 %, `fpr95_mcm`);
+        # results written before that metric existed fall back to `fpr95` (the first threshold accepting >= 95 % of ID)
+        self.fpr_metric = "fpr95_mcm" if (results.metric == "fpr95_mcm").any() else "fpr95"
+        self.fpr = {s: self.per_method(self.main, self.fpr_metric, s) for s in self.score_names}
         self.sc = "mcm" if "mcm" in self.score_names else self.score_names[0]  # the score of the figures and claims
 
     def per_method(self, df, metric:str, score:str|None=None) -> pd.Series:
@@ -144,7 +147,7 @@ def main_table(st:Study, dataset:str, backbone:str, pretrained:str="") -> pd.Dat
     for meth in st.methods:
         r = {"method": method_label(meth)}
         for s in st.score_names:
-            for met, lab in (("fpr95", "FPR95↓"), ("auroc", "AUROC↑")):
+            for met, lab in ((st.fpr_metric, "FPR95↓"), ("auroc", "AUROC↑")):
                 v = m[(m.method == meth) & (m.score == s) & (m.metric == met)].value
                 r[(score_label(s), lab)] = mean_std(v) if len(v) else "–"
         v = a[a.method == meth].value
@@ -172,7 +175,9 @@ def md_table(t:pd.DataFrame) -> str:
 def table_caption(st:Study, setting:tuple) -> str:
     "What a main table shows: setting, shots, number of seeds"
     n = n_seeds(st, setting)
-    return f"{setting_label(*setting)}: {st.main_shots} shots, mean ± std over {n} seed{'s' if n != 1 else ''} (%)"
+    rule = ("FPR95 as in the MCM code that produced the paper's numbers: the threshold whose ID acceptance is closest to 95 %"
+            if st.fpr_metric == "fpr95_mcm" else "FPR95 at the first threshold accepting ≥ 95 % of ID (results without fpr95_mcm)")
+    return f"{setting_label(*setting)}: {st.main_shots} shots, mean ± std over {n} seed{'s' if n != 1 else ''} (%); {rule}"
 
 def summary_markdown(st:Study, tables:dict) -> str:
     "The main tables as markdown (summary.md)"
@@ -214,7 +219,7 @@ def temperature_table(st:Study) -> pd.DataFrame:
     "AUROC / FPR95 (%) of the temperature-dependent scores at every temperature (main shots; mean over OOD sets)"
     temp_scores = [s for s in st.score_names if st.ood[st.ood.score == s].temperature.notna().any()]
     o = st.ood
-    tdf = o[o.score.isin(temp_scores) & (o.shots == st.main_shots) & o.metric.isin(["auroc", "fpr95"])]
+    tdf = o[o.score.isin(temp_scores) & (o.shots == st.main_shots) & o.metric.isin(["auroc", st.fpr_metric])]
     return tdf.assign(value=pct(tdf.value), Method=tdf.method.map(method_label))
 
 def temperature_text(st:Study, tdf:pd.DataFrame) -> str:
@@ -236,7 +241,7 @@ def temperature_text(st:Study, tdf:pd.DataFrame) -> str:
 def shots_table(st:Study) -> pd.DataFrame:
     "ID accuracy and the figure score's AUROC / FPR95 (%) per method and shot count (one row per run)"
     tr, sc = st.table_rows, st.sc
-    sdf = pd.concat([tr[(tr.score == sc) & tr.metric.isin(["auroc", "fpr95"])], st.acc.assign(metric="id_accuracy")], ignore_index=True)
+    sdf = pd.concat([tr[(tr.score == sc) & tr.metric.isin(["auroc", st.fpr_metric])], st.acc.assign(metric="id_accuracy")], ignore_index=True)
     return sdf.assign(value=pct(sdf.value), Method=sdf.method.map(method_label))
 
 def shots_text(st:Study, sdf:pd.DataFrame) -> str:
@@ -484,7 +489,7 @@ def fig_method_score(st:Study):
     fig, axes = plt.subplots(len(st.settings), 2, figsize=(12, 3.9 * len(st.settings) + 0.8), layout="constrained", squeeze=False)
     for row, setting in zip(axes, st.settings):
         p = _in_setting(plot, setting)
-        for ax, met, lab in zip(row, ["auroc", "fpr95"], ["AUROC (%) ↑", "FPR95 (%) ↓"]):
+        for ax, met, lab in zip(row, ["auroc", st.fpr_metric], ["AUROC (%) ↑", "FPR95 (%) ↓"]):
             d = p[p.metric == met]
             sns.barplot(data=d, x="Method", y="value", hue="Score", order=order, hue_order=hue_order, errorbar=t_ci,
                         capsize=0.15, err_kws={"linewidth": 1.2, "color": "0.2"}, alpha=0.75, ax=ax)
@@ -505,7 +510,7 @@ def fig_temperature(st:Study, tdf:pd.DataFrame):
     temp_scores = [s for s in st.score_names if s in set(tdf.score)]
     fig, axes = plt.subplots(2, len(temp_scores), figsize=(4.3 * len(temp_scores), 7.4), squeeze=False, layout="constrained")
     for j, s in enumerate(temp_scores):
-        for i, (met, lab) in enumerate([("auroc", "AUROC (%) ↑"), ("fpr95", "FPR95 (%) ↓")]):
+        for i, (met, lab) in enumerate([("auroc", "AUROC (%) ↑"), (st.fpr_metric, "FPR95 (%) ↓")]):
             ax = axes[i, j]
             sns.lineplot(data=tdf[(tdf.score == s) & (tdf.metric == met)], x="temperature", y="value", hue="Method",
                          hue_order=[method_label(m) for m in st.methods], marker="o", errorbar=t_ci, ax=ax)
@@ -524,7 +529,7 @@ def fig_shots(st:Study, sdf:pd.DataFrame):
     methods = [m for m in st.methods if sdf[sdf.method == m].shots.nunique() > 1]
     hue_order = [method_label(m) for m in methods]
     in_range = lambda x: tuple(min(100.0, max(0.0, v)) for v in t_ci(x))  # a percentage's interval beyond 0 or 100 says nothing more
-    for ax, (met, lab) in zip(axes, [("id_accuracy", "ID accuracy (%) ↑"), ("auroc", f"AUROC {sl} (%) ↑"), ("fpr95", f"FPR95 {sl} (%) ↓")]):
+    for ax, (met, lab) in zip(axes, [("id_accuracy", "ID accuracy (%) ↑"), ("auroc", f"AUROC {sl} (%) ↑"), (st.fpr_metric, f"FPR95 {sl} (%) ↓")]):
         d = sdf[(sdf.metric == met) & sdf.method.isin(methods)]
         sns.lineplot(data=d, x="shots", y="value", hue="Method", marker="o", errorbar=in_range, err_style="bars",
                      err_kws={"capsize": 3}, ax=ax, hue_order=hue_order)
