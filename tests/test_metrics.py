@@ -6,7 +6,7 @@ from sklearn.metrics import accuracy_score, average_precision_score, roc_auc_sco
 
 from clipood.metrics import accuracy, fpr_at_tpr, ood_metrics
 
-KEYS = ["auroc", "fpr95", "fpr95_openood", "aupr_in", "aupr_out"]
+KEYS = ["auroc", "fpr95", "fpr95_mcm", "fpr95_openood", "aupr_in", "aupr_out"]
 
 
 # ---------------------------------------------------------------- independent references
@@ -59,7 +59,7 @@ def random_sets(seed):
 
 def test_perfectly_separated():
     m = ood_metrics([0.5, 0.6, 0.9], [-1.0, 0.1, 0.49])
-    assert m == dict(auroc=1.0, fpr95=0.0, fpr95_openood=0.0, aupr_in=1.0, aupr_out=1.0)
+    assert m == dict(auroc=1.0, fpr95=0.0, fpr95_mcm=0.0, fpr95_openood=0.0, aupr_in=1.0, aupr_out=1.0)
 
 
 def test_perfectly_reversed():
