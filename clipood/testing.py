@@ -4,7 +4,6 @@
 
 # %% ../nbs/90_testing.ipynb #692bf866
 from __future__ import annotations
-import json
 from pathlib import Path
 from typing import Sequence
 
@@ -13,6 +12,8 @@ from PIL import Image
 
 from .data import resolve_name
 from .datasets import imagenet_classes
+from .fakedata import (layout_caltech101, layout_dtd, layout_food101, layout_imagenet, layout_ood,
+                              layout_oxford_pets, layout_stanford_cars)
 
 # %% auto #0
 __all__ = ['make_fake_root', 'make_toy_notebook']
@@ -29,64 +30,18 @@ def _fake_image(path:Path, rng:np.random.Generator, size:int=8, mode:str="RGB"):
     col = tuple(int(c) for c in rng.integers(0, 256, 3))
     Image.new("RGB", (size, size), col).convert(mode).save(path)
 
-def _fake_imagenet(root, rng, n, k, size):
-    wnids, _ = imagenet_classes()
-    for sub in ("val", "train"):
-        for w in wnids: _fake_image(root/"imagenet"/sub/w/f"{w}_{sub}_1.JPEG", rng, size)
-
-def _fake_caltech101(root, rng, n, k, size):
-    for c in _FAKE_CALTECH:
-        for i in range(1, n + 1): _fake_image(root/"caltech101"/"101_ObjectCategories"/c/f"image_{i:04d}.jpg", rng, size, "L" if i == 1 else "RGB")
-
-def _fake_oxford_pets(root, rng, n, k, size):
-    d = root/"oxford-iiit-pet"
-    (d/"annotations").mkdir(parents=True, exist_ok=True)
-    rows = {"trainval": [], "test": []}
-    for cid, (breed, species) in enumerate(_FAKE_PETS[:k], 1):
-        for i in range(1, n + max(2, n//2) + 1):
-            _fake_image(d/"images"/f"{breed}_{i}.jpg", rng, size)
-            rows["trainval" if i <= n else "test"].append(f"{breed}_{i} {cid} {species} {i}")
-    for s, r in rows.items(): (d/"annotations"/f"{s}.txt").write_text("".join(l + "\n" for l in r))
-
-def _fake_food101(root, rng, n, k, size):
-    d, meta = root/"food-101", {"train": {}, "test": {}}
-    for c in _FAKE_FOOD[:k]:
-        for i in range(n + max(2, n//2)):
-            _fake_image(d/"images"/c/f"{100 + i}.jpg", rng, size)
-            meta["train" if i < n else "test"].setdefault(c, []).append(f"{c}/{100 + i}")
-    (d/"meta").mkdir(parents=True, exist_ok=True)
-    for s, m in meta.items(): (d/"meta"/f"{s}.json").write_text(json.dumps(m))
-
-def _fake_stanford_cars(root, rng, n, k, size):
-    import scipy.io as sio
-    d = root/"stanford_cars"
-    (d/"devkit").mkdir(parents=True, exist_ok=True)
-    sio.savemat(d/"devkit"/"cars_meta.mat", {"class_names": np.array(_FAKE_CARS[:k], dtype=object)})
-    for s, m, per in (("train", d/"devkit"/"cars_train_annos.mat", n), ("test", d/"cars_test_annos_withlabels.mat", max(2, n//2))):
-        rows = []
-        for c in range(k):
-            for i in range(per):
-                fn = f"{len(rows) + 1:05d}.jpg"
-                _fake_image(d/f"cars_{s}"/fn, rng, size); rows.append((fn, c + 1))
-        sio.savemat(m, {"annotations": np.array(rows, dtype=[("fname", "O"), ("class", "O")])})
-
-def _fake_ood(folder):
-    def write(root, rng, n, k, size):
-        for i in range(n*k): _fake_image(root/folder/"images"/f"{folder.lower()}_{i:05d}.jpg", rng, size)
-    return write
-
-def _fake_texture(root, rng, n, k, size):
-    d, rows = root/"dtd"/"dtd", {"train": [], "val": [], "test": []}
-    for c in _FAKE_DTD[:k]:
-        for i in range(1, n + 1):
-            _fake_image(d/"images"/c/f"{c}_{i:04d}.jpg", rng, size)
-            rows[("train", "val", "test")[i % 3]].append(f"{c}/{c}_{i:04d}.jpg")
-    (d/"labels").mkdir(parents=True, exist_ok=True)
-    for s, r in rows.items(): (d/"labels"/f"{s}1.txt").write_text("".join(l + "\n" for l in r))
-
-_FAKE_WRITERS = {"imagenet": _fake_imagenet, "caltech101": _fake_caltech101, "oxford_pets": _fake_oxford_pets,
-                 "food101": _fake_food101, "stanford_cars": _fake_stanford_cars, "inaturalist": _fake_ood("iNaturalist"),
-                 "sun": _fake_ood("SUN"), "places": _fake_ood("Places"), "texture": _fake_texture}
+# registry name -> (root, n per class, k classes) -> image files (path, mode); the layouts write the annotation files
+_FAKE_LAYOUTS = {
+    "imagenet": lambda root, n, k: layout_imagenet(root, imagenet_classes()[0], n_train=1, n_test=1),
+    "caltech101": lambda root, n, k: layout_caltech101(root, _FAKE_CALTECH, n, 0, 0, coop=False, gray_every=1),
+    "oxford_pets": lambda root, n, k: layout_oxford_pets(root, _FAKE_PETS[:k], n, 0, max(2, n//2), coop=False),
+    "food101": lambda root, n, k: layout_food101(root, _FAKE_FOOD[:k], n, 0, max(2, n//2), coop=False),
+    "stanford_cars": lambda root, n, k: layout_stanford_cars(root, _FAKE_CARS[:k], n, 0, max(2, n//2), coop=False),
+    "inaturalist": lambda root, n, k: layout_ood(root, "inaturalist", n*k),
+    "sun": lambda root, n, k: layout_ood(root, "sun", n*k),
+    "places": lambda root, n, k: layout_ood(root, "places", n*k),
+    "texture": lambda root, n, k: layout_dtd(root, _FAKE_DTD[:k], n),
+}
 
 # %% ../nbs/90_testing.ipynb #5ea1bcbb
 def make_fake_root(root:str|Path, # folder to write into (created if needed)
@@ -97,14 +52,16 @@ def make_fake_root(root:str|Path, # folder to write into (created if needed)
                    seed:int=0, # colours are drawn from this seed
                   ) -> Path:
     "Write a miniature copy of each dataset's real layout (real image files) under `root`; returns `root`"
-    names = list(_FAKE_WRITERS) if names is None else [resolve_name(n) for n in names]
-    bad = [n for n in names if n not in _FAKE_WRITERS]
-    if bad: raise ValueError(f"no fake layout for {bad}; available: {list(_FAKE_WRITERS)}")
+    names = list(_FAKE_LAYOUTS) if names is None else [resolve_name(n) for n in names]
+    bad = [n for n in names if n not in _FAKE_LAYOUTS]
+    if bad: raise ValueError(f"no fake layout for {bad}; available: {list(_FAKE_LAYOUTS)}")
     if not 2 <= n_classes <= 5: raise ValueError(f"n_classes must be in 2..5 (torchvision cannot read a one-class "
                                                  f"Stanford-Cars meta file), got {n_classes}")
     if n_per_class < 2: raise ValueError(f"n_per_class must be >= 2, got {n_per_class}")
     root = Path(root)
-    for i, n in enumerate(names): _FAKE_WRITERS[n](root, np.random.default_rng([seed, i]), n_per_class, n_classes, size)
+    for i, n in enumerate(names):
+        rng = np.random.default_rng([seed, i])
+        for path, mode in _FAKE_LAYOUTS[n](root, n_per_class, n_classes): _fake_image(path, rng, size, mode)
     return root
 
 # %% ../nbs/90_testing.ipynb #27587b52

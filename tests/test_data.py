@@ -472,3 +472,98 @@ def test_smallest_fake_root_builds(tmp_path):
         make_fake_root(tmp_path, ["sun"], n_classes=9)
     with pytest.raises(KeyError, match="unknown dataset 't-nothing'"):
         make_fake_root(tmp_path, ["sun", "t-nothing"])
+
+
+# ---------------------------------------------------------------- clipood-fake-data (paper-scale fake root)
+
+def _script(name):
+    "argv running console script `name` as pyproject.toml registers it (module:function), in a fresh interpreter"
+    import tomllib
+    target = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())["project"]["scripts"][name]
+    mod, fn = target.split(":")
+    return [sys.executable, "-c", f"import sys; from {mod} import {fn}; sys.exit({fn}())"]
+
+
+@pytest.fixture(scope="module")
+def paper_fake(tmp_path_factory):
+    "`clipood-fake-data ROOT -k 1`: every dataset of the paper's grid, 1 image per class and split"
+    root = tmp_path_factory.mktemp("paper") / "fake"
+    r = subprocess.run(_script("clipood-fake-data") + [str(root), "-k", "1", "--quiet"], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert "wrote 3,659 images" in r.stdout and f"clipood-data-check --root {root}" in r.stdout
+    return root
+
+
+# counted by hand: K = T = 1 image per class and split; OOD: 1 per MOS concept; DTD: 1 per class in each of 3 splits
+PAPER_EXPECTED = {("imagenet", "train"): (1000, 1000), ("imagenet", "test"): (1000, 1000),
+                  ("caltech101", "train"): (100, 100), ("caltech101", "test"): (100, 100),
+                  ("oxford_pets", "train"): (37, 37), ("oxford_pets", "test"): (37, 37),
+                  ("food101", "train"): (101, 101), ("food101", "test"): (101, 101),
+                  ("stanford_cars", "train"): (196, 196), ("stanford_cars", "test"): (196, 196),
+                  ("inaturalist", "test"): (110, 1), ("sun", "test"): (50, 1), ("places", "test"): (50, 1),
+                  ("texture", "test"): (141, 47)}
+
+
+def test_fake_data_covers_the_paper_grid():
+    import yaml
+    cfg = yaml.safe_load((Path(__file__).resolve().parents[1] / "configs" / "paper.yaml").read_text())
+    grid = {d for g in cfg["grid"] for d in g["dataset"]} | set(cfg["params"]["ood_datasets"])
+    assert {n for n, _ in PAPER_EXPECTED} == grid
+
+
+@pytest.mark.parametrize("name,split", list(PAPER_EXPECTED))
+def test_fake_data_loads_with_real_class_counts(paper_fake, name, split):
+    ds = get_dataset(name, split, root=paper_fake)
+    assert (len(ds), len(ds.classnames)) == PAPER_EXPECTED[(name, split)]
+    assert set(ds.targets) == set(range(len(ds.classnames)))  # every class present
+    img, y = ds[len(ds) // 2]
+    assert img.mode == "RGB" and y == ds.targets[len(ds) // 2]
+    sizes = []
+    for p in ds.paths:
+        with Image.open(p) as im:
+            assert im.format == "JPEG"
+            sizes.append(im.size)
+    w, h = np.array(sizes).T
+    assert len(set(sizes)) >= 3, set(sizes)                     # varied ...
+    assert w.max() >= 300 and np.minimum(w, h).min() >= 150     # ... natural photo sizes, not thumbnails
+    assert (w != h).mean() > 0.5                                 # mostly not square
+
+
+def test_fake_data_read_by_torchvision(paper_fake):
+    "torchvision's own dataset classes read the same layouts (an independent reader)"
+    import torchvision.datasets as tvd
+    assert (len(tvd.ImageFolder(paper_fake / "imagenet" / "val").classes), len(tvd.ImageFolder(paper_fake / "imagenet" / "train"))) == (1000, 1000)
+    cal = tvd.Caltech101(paper_fake)
+    assert (len(cal.categories), len(cal)) == (101, 101 * 3)   # 102 folders minus BACKGROUND_Google; train + val + test
+    assert [(len(d), len(d.classes)) for d in (tvd.OxfordIIITPet(paper_fake, split=s) for s in ("trainval", "test"))] == [(74, 37), (37, 37)]
+    assert [(len(d), len(d.classes)) for d in (tvd.Food101(paper_fake, split=s) for s in ("train", "test"))] == [(202, 101), (101, 101)]
+    assert [(len(d), len(d.classes)) for d in (tvd.StanfordCars(paper_fake, split=s) for s in ("train", "test"))] == [(392, 196), (196, 196)]
+    assert all((len(d), len(d.classes)) == (47, 47) for d in (tvd.DTD(paper_fake, split=s, partition=p) for p in (1, 10) for s in ("train", "val", "test")))
+    assert [len(tvd.ImageFolder(paper_fake / f)) for f in ("iNaturalist", "SUN", "Places")] == [110, 50, 50]
+
+
+def test_fake_data_check_reports_every_dataset(paper_fake):
+    df = data_check(paper_fake, names=[n for n, _ in PAPER_EXPECTED])
+    assert {(r.dataset, r.split): (r.images, r.classes) for r in df.itertuples()} == PAPER_EXPECTED
+    assert set(df.status) == {"ok", "partial"}  # partial: fewer images than the complete dataset (e.g. ImageNet's 50,000)
+    r = subprocess.run(_script("clipood-data-check") + ["--root", str(paper_fake), "--verify"], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    names = {n for n, _ in PAPER_EXPECTED}
+    status = {(l.split()[0], l.split()[2]): l.split()[3] for l in r.stdout.splitlines()[2:] if l.split()[:1] and l.split()[0] in names}
+    assert status.keys() == PAPER_EXPECTED.keys() and set(status.values()) <= {"ok", "partial"}, status
+    assert "corrupt" not in r.stdout
+
+
+def test_fake_data_refuses_bad_roots(paper_fake, tmp_path):
+    fake_data = _script("clipood-fake-data")
+    (tmp_path / "file.txt").write_text("x")
+    (tmp_path / "real" / "imagenet").mkdir(parents=True)
+    for root, msg in ((tmp_path / "file.txt", "is a file, not a folder"),
+                      (tmp_path / "real", "is not empty (it holds imagenet) and has no clipood-fake-data.json"),
+                      (paper_fake, "already holds a fake data root")):
+        r = subprocess.run(fake_data + [str(root), "--names", "sun", "--quiet"], capture_output=True, text=True, timeout=120)
+        assert r.returncode == 2 and f"clipood-fake-data: error: ROOT {root}" in r.stderr and msg in r.stderr, r.stderr
+        assert "Traceback" not in r.stderr
+    assert [p.name for p in (tmp_path / "real").iterdir()] == ["imagenet"] and (tmp_path / "file.txt").read_text() == "x"
+    r = subprocess.run(fake_data + [str(tmp_path / "new"), "-k", "0"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "images_per_class must be an integer >= 1, got 0" in r.stderr and not (tmp_path / "new").exists()
