@@ -361,7 +361,7 @@ def image_size(model) -> int:
     s = _module(model).visual.image_size
     return s[0] if isinstance(s, (tuple, list)) else s
 
-COOP_CROP_SCALE = (0.08, 1.0) # CoOp's RandomResizedCrop area range (Tip-Adapter's cache uses (0.5, 1.0))
+COOP_CROP_SCALE = (0.08, 1.0) # CoOp's RandomResizedCrop area range (Tip-Adapter's reference: (0.5, 1.0), `TipAdapter.crop_scale`)
 
 def check_crop_scale(scale) -> tuple[float, float]:
     "`scale` as a (lo, hi) float pair with 0 < lo <= hi <= 1, or a ValueError naming the problem"

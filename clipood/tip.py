@@ -49,6 +49,7 @@ class TipAdapter(ZeroShotCLIP):
     "Tip-Adapter: zero-shot CLIP plus a training-free cache of few-shot features; alpha/beta searched on validation data."
     name = "tip"
     label = "Tip-Adapter"  # the name tables and figures show
+    crop_scale = (0.5, 1.0)  # the reference's cache views: RandomResizedCrop(scale 0.5-1, bicubic) + flip
     defaults = dict(ZeroShotCLIP.defaults,
                     alpha=1.17,  # initial residual ratio (3 on Caltech-101 and Stanford-Cars: the dataset registry's `method_defaults`)
                     beta=1.0,  # initial sharpness
