@@ -182,32 +182,6 @@ def file_hash(path, # file to hash
         _HASHES[key] = h.hexdigest()
     return _HASHES[key][:n]
 
-# %% ../nbs/02_models.ipynb #39aeb361
-class _QuietRandomInit(logging.Filter):
-    "Drop open_clip's 'No pretrained weights loaded ... initialized randomly' warning (random init is what we asked for)"
-    def filter(self, record): return not record.getMessage().startswith("No pretrained weights loaded")
-
-def _create(name, pretrained, device, precision, hub_cache_dir, quick_gelu=False, preprocess_cfg=None):
-    "open_clip model (eval mode) and eval transform"
-    pp = preprocess_cfg or {}
-    quiet = _QuietRandomInit()
-    if pretrained is None: logging.getLogger().addFilter(quiet)
-    try:
-        model, _, preprocess = open_clip.create_model_and_transforms(
-            name, pretrained=pretrained, device=device, precision=precision, cache_dir=hub_cache_dir,
-            force_quick_gelu=quick_gelu, image_mean=pp.get("mean"), image_std=pp.get("std"),
-            image_interpolation=pp.get("interpolation"), image_resize_mode=pp.get("resize_mode"))
-    finally: logging.getLogger().removeFilter(quiet)
-    return model.eval(), preprocess
-
-def _tag_settings(name, tag) -> tuple:
-    "(quick_gelu, preprocessing settings) an open_clip tag was trained with"
-    if tag is None: return False, None
-    cfg = open_clip.get_pretrained_cfg(name, tag)
-    if not cfg: raise ValueError(f"tag={tag!r} is not an open_clip pretrained tag of {name!r}; "
-                                 f"known tags: {open_clip.list_pretrained_tags_by_model(name)}")
-    return bool(cfg.get("quick_gelu", False)), {k: cfg[k] for k in ("mean", "std", "interpolation", "resize_mode") if k in cfg}
-
 # %% ../nbs/02_models.ipynb #a1c0e501
 OPENAI_STATE_KEYS = ("input_resolution", "context_length", "vocab_size") # entries of OpenAI's CLIP state dict that open_clip's models lack
 
@@ -286,6 +260,32 @@ def _file_settings(name, path, tag) -> tuple:
         return True, pp, True, "openai"
     _activation_warning(name, path)
     return False, None, False, None
+
+# %% ../nbs/02_models.ipynb #39aeb361
+class _QuietRandomInit(logging.Filter):
+    "Drop open_clip's 'No pretrained weights loaded ... initialized randomly' warning (random init is what we asked for)"
+    def filter(self, record): return not record.getMessage().startswith("No pretrained weights loaded")
+
+def _create(name, pretrained, device, precision, hub_cache_dir, quick_gelu=False, preprocess_cfg=None):
+    "open_clip model (eval mode) and eval transform"
+    pp = preprocess_cfg or {}
+    quiet = _QuietRandomInit()
+    if pretrained is None: logging.getLogger().addFilter(quiet)
+    try:
+        model, _, preprocess = open_clip.create_model_and_transforms(
+            name, pretrained=pretrained, device=device, precision=precision, cache_dir=hub_cache_dir,
+            force_quick_gelu=quick_gelu, image_mean=pp.get("mean"), image_std=pp.get("std"),
+            image_interpolation=pp.get("interpolation"), image_resize_mode=pp.get("resize_mode"))
+    finally: logging.getLogger().removeFilter(quiet)
+    return model.eval(), preprocess
+
+def _tag_settings(name, tag) -> tuple:
+    "(quick_gelu, preprocessing settings) an open_clip tag was trained with"
+    if tag is None: return False, None
+    cfg = open_clip.get_pretrained_cfg(name, tag)
+    if not cfg: raise ValueError(f"tag={tag!r} is not an open_clip pretrained tag of {name!r}; "
+                                 f"known tags: {open_clip.list_pretrained_tags_by_model(name)}")
+    return bool(cfg.get("quick_gelu", False)), {k: cfg[k] for k in ("mean", "std", "interpolation", "resize_mode") if k in cfg}
 
 # %% ../nbs/02_models.ipynb #275d0983
 def load_clip(name:str, # open_clip model name, e.g. "ViT-B-16" or "clipood-tiny"
