@@ -133,6 +133,7 @@ class Method:
     name: str = "method"
     defaults: dict = {}  # hyper-parameter defaults (the reference values)
     label: str = ""  # the display name of the method in tables and figures (e.g. "Tip-Adapter-F")
+    crop_scale: tuple = (0.08, 1.0)  # RandomResizedCrop area range of the reference's training views (CoOp's)
     _state_keys: tuple = ()  # attribute names of the tensors that make up the fitted state
 
     def __init__(self, clip, # a `clipood.models.LoadedCLIP` (model, preprocess, tokenizer, model_id)

@@ -22,15 +22,15 @@ from .features import image_features
 from .fewshot import few_shot, validation_split
 from .methods import METHODS
 from .metrics import accuracy, ood_metrics
-from .models import PRECISIONS, check_crop_scale, load_clip
+from .models import PRECISIONS, check_crop_scale, load_clip, uses_quick_gelu
 from .checkpoints import SYNTHETIC_FORMS, load_synthetic, looks_synthetic, synthetic_seed
 from .cache import check_cache_dir
 from .scores import SCORES, SCORE_PARAMS, compute, takes_temperature
 
 # %% auto #0
-__all__ = ['PARAMETERS', 'resolve_device', 'check_params', 'ExperimentData', 'load_data', 'load_model', 'extract_features',
-           'fit_method', 'score_settings', 'angle_table', 'evaluate', 'ExperimentResult', 'write_results',
-           'run_experiment']
+__all__ = ['PARAMETERS', 'resolve_device', 'check_params', 'ExperimentData', 'load_data', 'view_crop_scale', 'load_model',
+           'extract_features', 'fit_method', 'score_settings', 'angle_table', 'evaluate', 'ExperimentResult',
+           'write_results', 'run_experiment']
 
 # %% ../nbs/21_experiment.ipynb #54d81667
 PARAMETERS = dict(dataset=str, ood_datasets=list, method=str, hparams=dict, backbone=str, pretrained=str, shots=int,
@@ -84,8 +84,9 @@ def _check_values(dataset, ood_datasets, method, hparams, backbone, pretrained, 
     if any(not isinstance(t, (int, float)) or isinstance(t, bool) or not t > 0 for t in temperatures):
         p.append(f"temperatures must be positive numbers, got {temperatures!r}")
     p += [f"{k} must be >= {lo}, got {g[k]}" for k, lo in _MINIMUM.items() if g[k] < lo]
-    try: check_crop_scale(crop_scale)
-    except ValueError as e: p.append(str(e))
+    if crop_scale:  # [] = each method's reference range (`view_crop_scale`)
+        try: check_crop_scale(crop_scale)
+        except ValueError as e: p.append(f"{e}; or crop_scale=[] for each method's reference range")
     if shots > max_shots: p.append(f"shots={shots} > max_shots={max_shots}: the k-shot set is drawn from the max_shots pool; raise max_shots")
     if backbone not in open_clip.list_models(): p.append(f"backbone {backbone!r} is not an open_clip model (clipood-tiny, ViT-B-16, ViT-L-14, ...)")
     if looks_synthetic(pretrained) and synthetic_seed(pretrained) is None:
@@ -137,6 +138,12 @@ def load_data(dataset:str, ood_datasets:list, max_shots:int, data_root=None) -> 
                           {o: cdata.resolve_name(o) for o in ood_datasets})
 
 # %% ../nbs/21_experiment.ipynb #c018c3ea
+def view_crop_scale(method:str, # a key of METHODS
+                    crop_scale:list, # the run's parameter: [lo, hi] for every method, or [] for the method's own
+                   ) -> tuple[float, float]:
+    "RandomResizedCrop area range of a run's training views: `crop_scale` if given, else the method's reference range (`Method.crop_scale`)"
+    return check_crop_scale(crop_scale if len(crop_scale) else METHODS[method].crop_scale)
+
 def load_model(backbone:str, pretrained:str, device, precision:str="fp32", cache_dir=None):
     "The backbone: `pretrained` an open_clip tag, a checkpoint file, 'synthetic[-s<N>]' (clipood.checkpoints) or '' (random init, seed 0)"
     if (s := synthetic_seed(pretrained)) is not None: return load_synthetic(backbone, seed=s, cache_dir=cache_dir, device=device, precision=precision)
@@ -265,10 +272,12 @@ def run_experiment(dataset:str, ood_datasets:list, method:str, hparams:dict, bac
     clip = load_model(backbone, pretrained, dev, precision, cache_dir)
     print(f"model {clip.model_id} on {dev} ({time.time() - t0:.1f} s)")
     t0 = time.time()
-    feats = extract_features(clip, data, shots, seed, views, crop_scale, max_shots, val_per_class, data_root, cache_dir,
+    crop = view_crop_scale(method, crop_scale)
+    feats = extract_features(clip, data, shots, seed, views, crop, max_shots, val_per_class, data_root, cache_dir,
                              batch_size, num_workers, progress)
     t_features = time.time() - t0
-    print(f"features: train {tuple(feats['train'].shape)}, val {None if feats['val'] is None else tuple(feats['val'].shape)}, "
+    print(f"features: train {tuple(feats['train'].shape)} (crop {crop[0]}-{crop[1]}), "
+          f"val {None if feats['val'] is None else tuple(feats['val'].shape)}, "
           f"test {tuple(feats['test'].shape)}, OOD {', '.join(f'{k} {tuple(v.shape)}' for k, v in feats['ood'].items())} ({t_features:.1f} s)")
     t0 = time.time()
     model, zeroshot = fit_method(method, hparams, clip, data, feats, dataset, shots, seed, dev, progress)
@@ -276,7 +285,8 @@ def run_experiment(dataset:str, ood_datasets:list, method:str, hparams:dict, bac
     print(f"{model!r} fitted in {t_fit:.1f} s")
     meta = dict(dataset=dataset, method=method, backbone=backbone, pretrained=pretrained, shots=shots, seed=seed)
     metrics, scores_df, angles = evaluate(model, zeroshot, feats, data.ood_names, scores, temperatures, meta, dev, save_scores)
-    resolved = dict(model_id=clip.model_id, logit_scale=model.logit_scale, method_hparams={k: repr(v) for k, v in model.hparams.items()},
+    resolved = dict(model_id=clip.model_id, quick_gelu=uses_quick_gelu(clip), crop_scale=list(crop), logit_scale=model.logit_scale,
+                    method_hparams={k: repr(v) for k, v in model.hparams.items()},
                     n_classes=len(data.classnames), n_train=int(len(feats["train_y"])), n_val=0 if feats["val_y"] is None else int(len(feats["val_y"])),
                     n_test=int(len(feats["test_y"])), n_ood={k: int(len(v)) for k, v in feats["ood"].items()},
                     fingerprints={"train": data.train.fingerprint, "test": data.test.fingerprint, **{k: d.fingerprint for k, d in data.ood.items()}},

@@ -173,7 +173,7 @@ def _check_args(clip, views, batch_size, num_workers, autocast):
 def image_features(clip:LoadedCLIP, # model from `load_clip` (model, preprocess, tokenizer, model_id)
                    dataset:Union[str, Dataset], # registry name (clipood.data) or Dataset with targets/fingerprint/name/split
                    split:str="test", # split for a dataset name
-                   views:int=1, # 1: eval transform, (N, D); V > 1: V CoOp-augmented views, (V, N, D)
+                   views:int=1, # 1: eval transform, (N, D); V > 1: V augmented views (RandomResizedCrop(crop_scale) + flip), (V, N, D)
                    *,
                    root=None, # data root for a dataset name (clipood.data default: $CLIPOOD_DATA or ~/data)
                    indices:Optional[Sequence[int]]=None, # subset of dataset indices (e.g. the few-shot set), in this order

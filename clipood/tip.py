@@ -49,11 +49,12 @@ class TipAdapter(ZeroShotCLIP):
     "Tip-Adapter: zero-shot CLIP plus a training-free cache of few-shot features; alpha/beta searched on validation data."
     name = "tip"
     label = "Tip-Adapter"  # the name tables and figures show
+    crop_scale = (0.5, 1.0)  # the reference's cache views: RandomResizedCrop(scale 0.5-1, bicubic) + flip
     defaults = dict(ZeroShotCLIP.defaults,
                     alpha=1.17,  # initial residual ratio (3 on Caltech-101 and Stanford-Cars: the dataset registry's `method_defaults`)
                     beta=1.0,  # initial sharpness
                     search=True,  # grid-search alpha, beta on val_features (if given)
-                    search_scale=(7.0, 3.0),  # grid upper ends for (beta, alpha)
+                    search_scale=(7.0, 3.0),  # grid upper ends (beta max, alpha max): the reference's ImageNet / Pets range; per dataset: the registry's `method_defaults`
                     search_steps=(200, 20),  # grid sizes for (beta, alpha)
                     cache_views=10,  # augmented views averaged into a key (the reference's augment_epoch)
                    )

@@ -1,8 +1,10 @@
 "Extra tests for clipood.models (the notebook nbs/02_models.ipynb holds the main examples/tests)."
+import contextlib
 import os
 import sys
 import time
 import types
+import warnings
 from pathlib import Path
 
 import open_clip
@@ -158,3 +160,93 @@ def test_argument_errors():
         load_clip("clipood-tiny", "/nonexistent/w.pt")
     with pytest.raises(ValueError, match="not an open_clip pretrained tag"):
         load_clip("clipood-tiny", __file__, tag="openai")
+
+
+# ---------------------------------------------------------------- activation of local ViT-B-16 checkpoints (issue #13)
+# OpenAI's CLIP uses QuickGELU, open_clip's ViT-B-16 config GELU. These are the issue's reproduction at full size: weights
+# of a QuickGELU ViT-B-16 and of a GELU ViT-B-16 in files, loaded with load_clip("ViT-B-16", pretrained=file).
+
+@pytest.fixture(scope="module")
+def vitb16(tmp_path_factory):
+    "Source models (weights rounded to fp16, so the fp16 files hold them exactly), their files, and an input with its features"
+    d = tmp_path_factory.mktemp("vitb16")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        qg = open_clip.create_model("ViT-B-16", force_quick_gelu=True).half().float().eval()
+        gelu = open_clip.create_model("ViT-B-16").half().float().eval()
+        x = torch.randn(1, 3, 224, 224)
+    half = lambda m: {k: v.half() if v.is_floating_point() else v for k, v in m.state_dict().items()}
+    files = dict(qg=d / "quickgelu-plain.pt", gelu=d / "gelu-plain.pt", openai=d / "ViT-B-16.pt")
+    torch.save(half(qg), files["qg"])                      # the issue's file: nothing in it says QuickGELU
+    torch.save(half(gelu), files["gelu"])
+    torch.save({**half(qg), "input_resolution": torch.tensor(224), "context_length": torch.tensor(77),
+                "vocab_size": torch.tensor(49408)}, files["openai"])  # OpenAI's state-dict form of the same weights
+    with torch.no_grad():
+        feats = dict(qg=qg.encode_image(x), gelu=gelu.encode_image(x))
+    return dict(files=files, x=x, feats=feats)
+
+
+def _features(clip, x):
+    with torch.no_grad():
+        return clip.model.encode_image(x)
+
+
+def _close(a, b):
+    return (a - b).abs().max().item() <= 1e-5 * b.abs().max().item()
+
+
+@contextlib.contextmanager
+def _no_activation_warning():
+    "Fails if the block warns about the activation"
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        yield
+    assert not [str(w.message) for w in rec if "QuickGELU" in str(w.message)]
+
+
+def test_vitb16_openai_state_dict_gets_quickgelu(vitb16):
+    "OpenAI's state-dict form is recognised: QuickGELU, OpenAI's preprocessing, the source model's features, no warning"
+    with _no_activation_warning():
+        clip = load_clip("ViT-B-16", str(vitb16["files"]["openai"]))
+    assert type(clip.model.visual.transformer.resblocks[0].mlp.gelu) is open_clip.transformer.QuickGELU
+    assert type(clip.model.transformer.resblocks[0].mlp.gelu) is open_clip.transformer.QuickGELU
+    assert clip.model_id == f"ViT-B-16@file-{file_hash(vitb16['files']['openai'])}-as-openai"
+    assert _close(_features(clip, vitb16["x"]), vitb16["feats"]["qg"])
+    cfg = open_clip.get_pretrained_cfg("ViT-B-16", "openai")
+    assert f"mean={tuple(cfg['mean'])}" in repr(clip.preprocess) and "bicubic" in repr(clip.preprocess)
+
+
+def test_vitb16_plain_quickgelu_file_warns_and_the_fixes_work(vitb16):
+    "The issue's file (a plain state dict) cannot say QuickGELU: a warning names the fixes, and each fix gives the source's features"
+    p = str(vitb16["files"]["qg"])
+    with pytest.warns(UserWarning, match="ViT-B-16-quickgelu") as rec:
+        clip = load_clip("ViT-B-16", p)
+    assert "tag='openai'" in str(rec[0].message) and "--set backbone=ViT-B-16-quickgelu" in str(rec[0].message)
+    assert type(clip.model.visual.transformer.resblocks[0].mlp.gelu) is torch.nn.GELU
+    assert not _close(_features(clip, vitb16["x"]), vitb16["feats"]["qg"])  # what the issue saw: other features
+    for name, kw in (("ViT-B-16-quickgelu", {}), ("ViT-B-16", dict(tag="openai"))):
+        with _no_activation_warning():
+            fixed = load_clip(name, p, **kw)
+        assert type(fixed.model.visual.transformer.resblocks[0].mlp.gelu) is open_clip.transformer.QuickGELU, name
+        assert _close(_features(fixed, vitb16["x"]), vitb16["feats"]["qg"]), name
+
+
+def test_vitb16_gelu_file_stays_gelu(vitb16):
+    "GELU weights stay GELU: without a tag (with the warning) and with their tag (silently)"
+    p = str(vitb16["files"]["gelu"])
+    with pytest.warns(UserWarning, match="QuickGELU"):
+        clip = load_clip("ViT-B-16", p)
+    with _no_activation_warning():
+        tagged = load_clip("ViT-B-16", p, tag="laion2b_s34b_b88k")
+    for c in (clip, tagged):
+        assert not M.uses_quick_gelu(c)
+        assert _close(_features(c, vitb16["x"]), vitb16["feats"]["gelu"])
+
+
+def test_vitb16_openai_tag_from_the_url_cache(vitb16, tmp_path, monkeypatch):
+    "pretrained='openai' finds OpenAI's file where open_clip downloads the URL (hub_cache_dir/ViT-B-16.pt) and loads it offline"
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    (tmp_path / "ViT-B-16.pt").symlink_to(vitb16["files"]["openai"])
+    clip = load_clip("ViT-B-16", "openai", hub_cache_dir=str(tmp_path))
+    assert clip.model_id == "ViT-B-16@openai" and M.uses_quick_gelu(clip)
+    assert _close(_features(clip, vitb16["x"]), vitb16["feats"]["qg"])
