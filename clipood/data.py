@@ -169,7 +169,7 @@ def resolve_name(name:str) -> str:
         hits = [k for k in DATASETS if _norm(k) == _norm(name)]
         if len(hits) == 1: return hits[0]
         if attempt == 0: _load_plugins()
-    raise KeyError(f"unknown dataset {name!r}; registered datasets: {', '.join(DATASETS)}")
+    raise KeyError(f"unknown dataset {name!r}; registered datasets: {', '.join(sorted(DATASETS))}")
 
 def register_dataset(info:DatasetInfo, # the dataset to add (replaces an entry with the same name)
                     ) -> DatasetInfo:
