@@ -16,14 +16,13 @@ Open _docs/index.html in a browser (no server needed).
 import argparse
 import hashlib
 import json
-import multiprocessing
 import os
 import re
 import shutil
 import subprocess
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,6 +30,7 @@ NBS = ROOT / "nbs"
 PROC, STAGE, OUT = ROOT / "_proc", ROOT / "_docsrc", ROOT / "_docs"
 EXEC = ROOT / ".cache" / "docs-exec"
 STUDY = ROOT / "runs" / "synthetic"
+PROC_VERSION = "1"
 
 # The sidebar: the paper's reading order. A notebook missing here lands in "More" (so every notebook has a page).
 SECTIONS = [
@@ -94,7 +94,9 @@ def proc(workers: int):
     import nbdev.doclinks
     os.chdir(ROOT)
     nbdev.doclinks._build_modidx()
-    newest = max(Path(__file__).stat().st_mtime, (ROOT / "pyproject.toml").stat().st_mtime)
+    stamp = PROC / ".clipood-docs"  # bump PROC_VERSION when _filters changes: every notebook is then redone
+    newest = (ROOT / "pyproject.toml").stat().st_mtime
+    if not stamp.exists() or stamp.read_text() != PROC_VERSION: newest = time.time()
     jobs = [(str(p), str(PROC / p.relative_to(NBS))) for p in notebooks()
             if not (d := PROC / p.relative_to(NBS)).exists() or d.stat().st_mtime < max(p.stat().st_mtime, newest)]
     print(f"  {len(jobs)} notebook(s) to process")
@@ -105,6 +107,7 @@ def proc(workers: int):
         return None if r.returncode == 0 else f"{job[0]} (exit {r.returncode}):\n{r.stdout[-2000:]}{r.stderr[-3000:]}"
     with ThreadPoolExecutor(workers) as ex:
         errors = [e for e in ex.map(one, jobs) if e]
+    PROC.mkdir(exist_ok=True); stamp.write_text(PROC_VERSION)
     if errors: raise SystemExit("nbdev could not process:\n" + "\n".join(errors))
 
 
@@ -144,8 +147,12 @@ def execute(workers: int) -> dict[str, Path]:
         else: jobs.append((str(p), str(dst), key))
     if jobs:
         print(f"  executing {len(jobs)} notebook(s) ({len(done)} cached), {workers} at a time")
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as ex:
-            for rel, ok, secs, log in ex.map(_exec_one, jobs):
+        def one(job):  # a process per notebook, as `make test` runs them
+            t0 = time.time()
+            r = subprocess.run([sys.executable, __file__, "--exec-one", *job], cwd=ROOT, capture_output=True, text=True)
+            return _rel(Path(job[0])), r.returncode == 0, time.time() - t0, (r.stdout + r.stderr)[-3000:]
+        with ThreadPoolExecutor(workers) as ex:
+            for rel, ok, secs, log in ex.map(one, jobs):
                 print(f"    {rel}: {'ok' if ok else 'FAILED'} ({secs:.0f} s)")
                 if ok: done[rel] = EXEC / f"{rel}.ipynb"
                 else: print(log, file=sys.stderr)
@@ -189,7 +196,7 @@ def _scrub_outputs(outputs: list) -> list:
 _LINK = re.compile(r"(\]\(|<img [^>]*src=\"|href=\")([^)\"#\s]+)")
 
 
-def _fix_links(md: str, page: Path, pages: set[str]) -> str:
+def _fix_links(md: str, page: Path, pages: set[str], root: Path = STAGE) -> str:
     """Links written for GitHub or for another folder, made to resolve in the site: a `.ipynb` link that does not
     resolve from the page is matched by file name; an image path from the repository root (README) made relative."""
     def fix(m):
@@ -197,13 +204,13 @@ def _fix_links(md: str, page: Path, pages: set[str]) -> str:
         if re.match(r"^[a-z]+:", url) or url.startswith("/"): return m.group(0)
         target = (page.parent / url)
         if url.endswith(".ipynb"):
-            rel = os.path.relpath(target.with_suffix(""), STAGE).replace(os.sep, "/")
+            rel = os.path.relpath(target.with_suffix(""), root).replace(os.sep, "/")
             if rel in pages: return m.group(0)
             hits = [p for p in pages if p.split("/")[-1] == Path(url).stem]
-            if len(hits) == 1: return pre + os.path.relpath(STAGE / f"{hits[0]}.ipynb", page.parent).replace(os.sep, "/")
+            if len(hits) == 1: return pre + os.path.relpath(root / f"{hits[0]}.ipynb", page.parent).replace(os.sep, "/")
             return m.group(0)
-        if not target.exists() and url.startswith("nbs/") and (STAGE / url[4:]).exists():
-            return pre + os.path.relpath(STAGE / url[4:], page.parent).replace(os.sep, "/")
+        if not target.exists() and url.startswith("nbs/") and (root / url[4:]).exists():
+            return pre + os.path.relpath(root / url[4:], page.parent).replace(os.sep, "/")
         return m.group(0)
     return _LINK.sub(fix, md)
 
@@ -215,7 +222,7 @@ def _front_matter(cell) -> dict:
     return (yaml.safe_load(m.group(1)) or {}) if m else {}
 
 
-def stage_nb(nb: dict, executed: dict | None, dst: Path, pages: set[str], run: bool = True):
+def stage_nb(nb: dict, executed: dict | None, dst: Path, pages: set[str], root: Path = STAGE):
     "One page: front matter -> title, outputs by cell id, directives -> myst-nb tags, links fixed, paths scrubbed."
     outs = {c.get("id"): c.get("outputs", []) for c in (executed or {}).get("cells", []) if c["cell_type"] == "code"}
     cells = []
@@ -229,7 +236,7 @@ def stage_nb(nb: dict, executed: dict | None, dst: Path, pages: set[str], run: b
             continue
         if c["cell_type"] == "markdown":
             if src.strip() == "<!-- WARNING: THIS FILE WAS AUTOGENERATED! DO NOT EDIT! -->": continue
-            cells.append({**c, "source": _fix_links(_scrub(src), dst, pages)})
+            cells.append({**c, "source": _fix_links(_scrub(src), dst, pages, root)})
             continue
         d, body = _directives(src)
         tags = set(c.get("metadata", {}).get("tags", []))
@@ -269,6 +276,38 @@ def _study_report_nb() -> dict:
     return {**nb, "cells": cells}
 
 
+def _module_constants(lib: Path = ROOT / "clipood") -> dict[str, list[tuple[str, str, str]]]:
+    """{notebook rel name: [(module, name, source of its assignment)]} for the names of each module's __all__ that
+    are not functions or classes (nbdev writes show_doc entries for those only)"""
+    import ast
+    out = {}
+    for p in sorted(lib.glob("*.py")):
+        text = p.read_text()
+        m = re.search(r"File to edit: \.\./nbs/(.+?)\.ipynb", text)
+        if not m: continue
+        tree = ast.parse(text)
+        names = next((ast.literal_eval(n.value) for n in tree.body if isinstance(n, ast.Assign)
+                      and any(getattr(t, "id", "") == "__all__" for t in n.targets)), [])
+        for node in tree.body:
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+            for t in targets:
+                if getattr(t, "id", None) in names and t.id != "__all__":
+                    src = ast.get_source_segment(text, node)
+                    lines = src.splitlines()
+                    if len(lines) > 12: src = "\n".join(lines[:12] + ["    ...  # (continues in the source)"])
+                    out.setdefault(m.group(1), []).append((p.stem, t.id, src))
+    return out
+
+
+def _constants_cells(consts) -> list[dict]:
+    md = "## Constants\n\nExported names that are values, not functions or classes.\n"
+    cells = [dict(cell_type="markdown", metadata={}, source=md, id="constants")]
+    for mod, name, src in consts:
+        cells.append(dict(cell_type="markdown", metadata={}, id=f"const-{name}",
+                          source=f"### {name}\n\n`clipood.{mod}.{name}`\n\n```python\n{src}\n```\n"))
+    return cells
+
+
 def stage(executed: dict[str, Path]) -> list[str]:
     "Write _docsrc/; returns the page names in sidebar order"
     if STAGE.exists(): shutil.rmtree(STAGE)
@@ -277,26 +316,74 @@ def stage(executed: dict[str, Path]) -> list[str]:
         if (NBS / d).exists(): shutil.copytree(NBS / d, STAGE / d)
     rels = [_rel(p) for p in notebooks()]
     pages = set(rels) | {"study_report"}
+    consts = _module_constants()
     for rel in rels:
         procd = PROC / f"{rel}.ipynb"
         if not procd.exists(): raise SystemExit(f"nbdev did not process nbs/{rel}.ipynb (see the errors above)")
         ex = json.loads(executed[rel].read_text()) if rel in executed else None
-        stage_nb(json.loads(procd.read_text()), ex, STAGE / f"{rel}.ipynb", pages)
+        nb = json.loads(procd.read_text())
+        if rel in consts: nb["cells"] += _constants_cells(consts[rel])
+        stage_nb(nb, ex, STAGE / f"{rel}.ipynb", pages)
     stage_nb(_study_report_nb(), None, STAGE / "study_report.ipynb", pages)
     order = [p for _, names in SECTIONS for p in names if p in pages]
     extra = [p for p in rels if p not in order]
     sections = SECTIONS + ([("More", extra)] if extra else [])
-    toc = "\n".join(f"```{{toctree}}\n:caption: {cap}\n:hidden:\n\n" + "\n".join(p for p in names if p in pages and p != "index")
-                    + "\n```\n" for cap, names in sections if any(p in pages and p != "index" for p in names))
-    idx = json.loads((STAGE / "index.ipynb").read_text())
-    idx["cells"].append(dict(cell_type="markdown", metadata={}, source=toc, id="toctree"))
-    (STAGE / "index.ipynb").write_text(json.dumps(idx, indent=1))
+    add_toc(STAGE / "index.ipynb", sections, pages)
     return order + extra
 
 
+def add_toc(index: Path, sections, pages):
+    "The sidebar (and prev/next order): one hidden toctree per section, appended to the index page"
+    toc = "\n".join(f"```{{toctree}}\n:caption: {cap}\n:hidden:\n\n" + "\n".join(p for p in names if p in pages and p != "index")
+                    + "\n```\n" for cap, names in sections if any(p in pages and p != "index" for p in names))
+    idx = json.loads(index.read_text())
+    idx["cells"].append(dict(cell_type="markdown", metadata={}, source=toc, id="toctree"))
+    index.write_text(json.dumps(idx, indent=1))
+
+
+# ---------------------------------------------------------------- checks (run by `make docs` and tests/test_docs.py)
+def exported_names(lib: Path = ROOT / "clipood") -> dict[str, list[str]]:
+    "{module: its __all__} read from the exported sources (no import)"
+    import ast
+    out = {}
+    for p in sorted(lib.glob("*.py")):
+        for node in ast.parse(p.read_text()).body:
+            if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "__all__" for t in node.targets):
+                out[p.stem] = [ast.literal_eval(e) for e in node.value.elts]
+    return out
+
+
+_ATTR = re.compile(r"""<(a|link|script|img|iframe|source)\b[^>]*?\b(href|src)=["']([^"']*)["']""", re.I)
+_HEADING = re.compile(r"<(?:h[1-6]|p class=\"rubric\")[^>]*>(.*?)</(?:h[1-6]|p)>", re.S)  # show_doc headings become rubrics
+
+
+def check_site(out: Path, pages: list[str], names: dict[str, list[str]], roots: list[str] = ()) -> list[str]:
+    """Problems a reader would meet: a missing page, an exported name with no API entry, an internal link or image
+    that does not resolve, anything loaded from outside the site, a machine path in a page. Empty when all is well."""
+    problems, headings = [], set()
+    for p in pages:
+        if not (out / f"{p}.html").exists(): problems.append(f"no page for {p}")
+    for f in sorted(out.rglob("*.html")):
+        text, rel = f.read_text(errors="replace"), f.relative_to(out).as_posix()
+        headings |= {re.sub(r"<[^>]+>|¶|#", "", h).strip() for h in _HEADING.findall(text)}
+        for root in roots:
+            if root in text: problems.append(f"{rel}: contains the machine path {root}")
+        for tag, attr, url in _ATTR.findall(text):
+            if url.startswith(("http://", "https://", "//")):
+                if tag.lower() != "a": problems.append(f"{rel}: <{tag}> loads {url} from outside the site")
+                continue
+            if url.startswith(("#", "mailto:", "data:", "javascript:")) or not url: continue
+            target = (f.parent / url.split("#")[0].split("?")[0]).resolve()
+            if not target.exists(): problems.append(f"{rel}: broken {'link' if tag.lower() in ('a', 'link') else tag} {url}")
+    for mod, ns in names.items():
+        for n in ns:
+            if n not in headings: problems.append(f"no API entry for {mod}.{n}")
+    return problems
+
+
 # ---------------------------------------------------------------- 4. sphinx
-def sphinx(out: Path) -> int:
-    cmd = [sys.executable, "-m", "sphinx", "-b", "html", "-q", "-c", str(ROOT / "docs"), str(STAGE), str(out)]
+def sphinx(out: Path, src: Path = STAGE) -> int:
+    cmd = [sys.executable, "-m", "sphinx", "-b", "html", "-q", "-c", str(ROOT / "docs"), str(src), str(out)]
     return subprocess.call(cmd, cwd=ROOT)
 
 
@@ -307,9 +394,11 @@ def build(out: Path = OUT, workers: int = 2, run: bool = True) -> Path:
     print("== 2/4 executing notebooks (cache: .cache/docs-exec/)")
     executed = execute(workers) if run else {}
     print(f"   {time.time()-t0:.0f} s")
-    print("== 3/4 staging pages into _docsrc/"); stage(executed)
+    print("== 3/4 staging pages into _docsrc/"); order = stage(executed)
     print("== 4/4 sphinx -> " + os.path.relpath(out, ROOT))
     if sphinx(out) != 0: raise SystemExit("sphinx-build failed")
+    problems = check_site(out, order, exported_names(), roots=[str(ROOT), str(Path.home()) + "/"])
+    if problems: raise SystemExit("the site has problems:\n  " + "\n  ".join(problems))
     print(f"   {time.time()-t0:.0f} s")
     return out / "index.html"
 
@@ -320,8 +409,13 @@ def main(argv=None) -> int:
     ap.add_argument("--sphinx", action="store_true", help="build the Sphinx site even if Quarto is installed")
     ap.add_argument("--no-execute", action="store_true", help="don't run the notebooks (pages show no outputs but API entries)")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--exec-one", nargs=3, metavar=("SRC", "DST", "KEY"), help=argparse.SUPPRESS)
     ap.add_argument("--proc-one", nargs=2, metavar=("SRC", "DST"), help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
+    if a.exec_one:
+        rel, ok, secs, log = _exec_one(a.exec_one)
+        print(log)
+        return 0 if ok else 1
     if a.proc_one:
         err = _proc_one(a.proc_one)
         if err: print(err, file=sys.stderr)
