@@ -290,6 +290,7 @@ def _module_constants(lib: Path = ROOT / "clipood") -> dict[str, list[tuple[str,
                       and any(getattr(t, "id", "") == "__all__" for t in n.targets)), [])
         for node in tree.body:
             targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+            targets = [e for t in targets for e in (t.elts if isinstance(t, ast.Tuple) else [t])]  # A, B = ...
             for t in targets:
                 if getattr(t, "id", None) in names and t.id != "__all__":
                     src = ast.get_source_segment(text, node)
