@@ -94,21 +94,25 @@ def proc(workers: int):
     import nbdev.doclinks
     os.chdir(ROOT)
     nbdev.doclinks._build_modidx()
-    stamp = PROC / ".clipood-docs"  # bump PROC_VERSION when _filters changes: every notebook is then redone
-    newest = (ROOT / "pyproject.toml").stat().st_mtime
-    if not stamp.exists() or stamp.read_text() != PROC_VERSION: newest = time.time()
-    jobs = [(str(p), str(PROC / p.relative_to(NBS))) for p in notebooks()
-            if not (d := PROC / p.relative_to(NBS)).exists() or d.stat().st_mtime < max(p.stat().st_mtime, newest)]
+    # redone when a notebook's bytes, pyproject.toml or PROC_VERSION (bump it when _filters changes) change: not by
+    # mtime, since nbdev-clean rewrites every notebook
+    stamp = PROC / ".clipood-docs.json"
+    seen = json.loads(stamp.read_text()) if stamp.exists() else {}
+    salt = PROC_VERSION + hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    keys = {str(p): hashlib.sha256(salt.encode() + p.read_bytes()).hexdigest() for p in notebooks()}
+    jobs = [(src, str(PROC / Path(src).relative_to(NBS))) for src, k in keys.items()
+            if seen.get(src) != k or not (PROC / Path(src).relative_to(NBS)).exists()]
     print(f"  {len(jobs)} notebook(s) to process")
     def one(job):  # a process per notebook: a crashing notebook can't take the others down
         r = subprocess.run([sys.executable, __file__, "--proc-one", *job], cwd=ROOT, capture_output=True, text=True)
         warns = [l for l in r.stderr.splitlines() if l.startswith("  warning:")]
         if warns: print("\n".join(warns), file=sys.stderr)
-        return None if r.returncode == 0 else f"{job[0]} (exit {r.returncode}):\n{r.stdout[-2000:]}{r.stderr[-3000:]}"
+        return job[0], None if r.returncode == 0 else f"{job[0]} (exit {r.returncode}):\n{r.stdout[-2000:]}{r.stderr[-3000:]}"
     with ThreadPoolExecutor(workers) as ex:
-        errors = [e for e in ex.map(one, jobs) if e]
-    PROC.mkdir(exist_ok=True); stamp.write_text(PROC_VERSION)
-    if errors: raise SystemExit("nbdev could not process:\n" + "\n".join(errors))
+        errors = dict(e for e in ex.map(one, jobs) if e[1])
+    PROC.mkdir(exist_ok=True)
+    stamp.write_text(json.dumps({src: k for src, k in keys.items() if src not in errors}, indent=1))
+    if errors: raise SystemExit("nbdev could not process:\n" + "\n".join(errors.values()))
 
 
 # ---------------------------------------------------------------- 2. outputs
@@ -333,9 +337,14 @@ def stage(executed: dict[str, Path]) -> list[str]:
     return order + extra
 
 
+# Sidebar labels where two notebooks share a title
+LABELS = {"experiments/run": "One experiment: the papermill notebook", "report": "The report notebook"}
+
+
 def add_toc(index: Path, sections, pages):
     "The sidebar (and prev/next order): one hidden toctree per section, appended to the index page"
-    toc = "\n".join(f"```{{toctree}}\n:caption: {cap}\n:hidden:\n\n" + "\n".join(p for p in names if p in pages and p != "index")
+    entry = lambda p: f"{LABELS[p]} <{p}>" if p in LABELS else p
+    toc = "\n".join(f"```{{toctree}}\n:caption: {cap}\n:hidden:\n\n" + "\n".join(entry(p) for p in names if p in pages and p != "index")
                     + "\n```\n" for cap, names in sections if any(p in pages and p != "index" for p in names))
     idx = json.loads(index.read_text())
     idx["cells"].append(dict(cell_type="markdown", metadata={}, source=toc, id="toctree"))
