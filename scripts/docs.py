@@ -164,6 +164,7 @@ def execute(workers: int) -> dict[str, Path]:
 
 
 # ---------------------------------------------------------------- 3. staging
+_TEST = re.compile(r"\btest_(?:eq|ne|close|fail|is|stdout|warns|shuffled|eq_type|sig)\w*\(|^\s*assert\b", re.M)  # fastcore.test
 _DIRECTIVE = re.compile(r"^\s*#\|\s*(.*)$")
 
 
@@ -247,9 +248,13 @@ def stage_nb(nb: dict, executed: dict | None, dst: Path, pages: set[str], root: 
         if d.get("echo") == "false": tags.add("remove-input")
         if d.get("output") == "false": tags.add("remove-output")
         if "hide" in d or (not body.strip() and not c.get("outputs")): continue
-        outputs = c.get("outputs") or outs.get(c.get("id"), [])
+        outputs = _scrub_outputs(c.get("outputs") or outs.get(c.get("id"), []))
+        meta = {}
+        if not outputs and _TEST.search(body):  # a test with nothing to show: folded, one click away
+            tags.add("hide-input"); meta["mystnb"] = {"code_prompt_show": "Show the test", "code_prompt_hide": "Hide the test"}
+        if tags: meta["tags"] = sorted(tags)
         cells.append(dict(cell_type="code", id=c.get("id"), source=_scrub(body), execution_count=None,
-                          metadata={"tags": sorted(tags)} if tags else {}, outputs=_scrub_outputs(outputs)))
+                          metadata=meta, outputs=outputs))
     nb = {**nb, "cells": cells}
     nb["metadata"] = {**nb.get("metadata", {}), "mystnb": {"execution_mode": "off"}}
     nb["metadata"].setdefault("kernelspec", {"name": "python3", "display_name": "Python 3", "language": "python"})
