@@ -9,7 +9,8 @@ export/hide cells removed, a front-matter title, `show_doc` entries for every ex
             the notebooks in git stay output-free;
 3. stage:   _proc notebooks + those outputs (matched by cell id) + nbdev directives turned into myst-nb tags, the latest
             study report (runs/synthetic/report.ipynb, if `make study` ran) as a page, into _docsrc/;
-4. sphinx:  `sphinx-build -c docs _docsrc _docs` (furo theme, MathJax served from the site itself).
+4. sphinx:  `sphinx-build -c docs _docsrc .cache/docs-build/html` (furo theme, MathJax served from the site
+            itself), copied to _docs/, then checked (`check_site`).
 
 Open _docs/index.html in a browser (no server needed).
 """
@@ -29,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 NBS = ROOT / "nbs"
 PROC, STAGE, OUT = ROOT / "_proc", ROOT / "_docsrc", ROOT / "_docs"
 EXEC = ROOT / ".cache" / "docs-exec"
+BUILD = ROOT / ".cache" / "docs-build"  # Sphinx's incremental build; _docs/ is a copy of its html/
 STUDY = ROOT / "runs" / "synthetic"
 PROC_VERSION = "1"
 
@@ -398,7 +400,9 @@ def check_site(out: Path, pages: list[str], names: dict[str, list[str]], roots: 
 
 # ---------------------------------------------------------------- 4. sphinx
 def sphinx(out: Path, src: Path = STAGE) -> int:
-    cmd = [sys.executable, "-m", "sphinx", "-b", "html", "-q", "-c", str(ROOT / "docs"), str(src), str(out)]
+    "Build `src` into `out`; Sphinx's doctrees and myst-nb's jupyter_execute/ go beside `out`, not into the site"
+    cmd = [sys.executable, "-m", "sphinx", "-b", "html", "-q", "-c", str(ROOT / "docs"), "-d", str(out.parent / "doctrees"),
+           str(src), str(out)]
     return subprocess.call(cmd, cwd=ROOT)
 
 
@@ -411,7 +415,9 @@ def build(out: Path = OUT, workers: int = 2, run: bool = True) -> Path:
     print(f"   {time.time()-t0:.0f} s")
     print("== 3/4 staging pages into _docsrc/"); order = stage(executed)
     print("== 4/4 sphinx -> " + os.path.relpath(out, ROOT))
-    if sphinx(out) != 0: raise SystemExit("sphinx-build failed")
+    if sphinx(BUILD / "html") != 0: raise SystemExit("sphinx-build failed")
+    if out.exists(): shutil.rmtree(out)
+    shutil.copytree(BUILD / "html", out)
     problems = check_site(out, order, exported_names(), roots=[str(ROOT), str(Path.home()) + "/"])
     if problems: raise SystemExit("the site has problems:\n  " + "\n  ".join(problems))
     print(f"   {time.time()-t0:.0f} s")
