@@ -105,6 +105,14 @@ def test_constants_are_documented():
     for nb in consts: assert (ROOT / "nbs" / f"{nb}.ipynb").exists(), nb
 
 
+def test_every_exported_name_gets_an_api_entry():
+    "What the full site's check_site enforces, from nbdev's own show_doc insertion without building the site"
+    missing, n = D["api_coverage"]()
+    total = sum(len(v) for v in D["exported_names"]().values())
+    assert missing == [], missing
+    assert n == total and n > 200, (n, total)
+
+
 def test_browser_typesets_maths_offline(site):
     "Headless Chromium with every host name unresolvable: the maths is typeset by the site's own MathJax"
     out, _ = site
