@@ -10,18 +10,18 @@ STAMP := $(VENV)/.installed
 WORKERS ?=
 EXECUTOR ?= local
 
-# The environment: a virtualenv with the package (editable) and its dev extras.
+# The environment: a virtualenv with the package (editable) and its dev and docs extras (tests/test_docs.py builds a site).
 # Re-installs when pyproject.toml changes.
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet -e ".[dev]" 2>&1 | { grep -v "^WARNING: Location" || true; }
+	$(BIN)/pip install --quiet -e ".[dev,docs]" 2>&1 | { grep -v "^WARNING: Location" || true; }
 	@touch $(STAMP)
 
 install: $(STAMP)
 
 # JupyterLab on the notebooks (its own extra: make study / make test do not need it)
 lab: install
-	$(BIN)/pip install --quiet -e ".[dev,lab]" 2>&1 | { grep -v "^WARNING: Location" || true; }
+	$(BIN)/pip install --quiet -e ".[dev,docs,lab]" 2>&1 | { grep -v "^WARNING: Location" || true; }
 	$(BIN)/jupyter lab nbs/
 
 # Everything: notebooks clean, library in sync with the notebooks, then pytest (which also
@@ -59,6 +59,8 @@ paper: install
 	$(BIN)/clipood-sweep configs/paper.yaml --set data_root="$(DATA)" --executor $(EXECUTOR) $(if $(WORKERS),--workers $(WORKERS))
 	$(BIN)/clipood-collect runs/paper --report
 
-# Docs: nbdev-docs where Quarto is installed; otherwise an offline nbconvert preview in _docs_preview/
+# Docs: nbdev-docs where Quarto is installed; otherwise a static Sphinx site in _docs/ (open _docs/index.html), built
+# from nbdev's processed notebooks with their outputs (notebooks executed once, cached in .cache/docs-exec/) and the
+# latest study report (runs/synthetic/) as a page. Checked after the build: every page, API entry, link and image.
 docs: install
 	$(BIN)/python scripts/docs.py

@@ -304,8 +304,8 @@ def failed_bars(metrics:dict, # from `evaluate`
     return [k for k, fn in (bars or CALIBRATION_TARGETS).items() if not fn(metrics) > 0]
 
 def calibration_table(metrics:dict, # label (e.g. "seed 0") -> metrics from `evaluate`
-                     ) -> "pd.DataFrame":
-    "Targets x runs: the margin of each target for each run (> 0 = met), and whether all runs meet it"
+                     ): # -> pandas.DataFrame (pandas is imported lazily, so no annotation show_doc would evaluate)
+    "Targets x runs (a DataFrame): the margin of each target for each run (> 0 = met), and whether all runs meet it"
     import pandas as pd
     t = pd.DataFrame({lab: {k: round(fn(m), 1) for k, fn in CALIBRATION_TARGETS.items()} for lab, m in metrics.items()})
     t["met by all"] = (t > 0).all(axis=1).map({True: "yes", False: "NO"})

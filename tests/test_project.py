@@ -50,10 +50,10 @@ def test_environment_yml_matches_pyproject():
     assert "python=3.11" in conda and "pip" in conda
     pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
     editable = [p for p in pip if p.startswith("-e")]
-    assert editable == ['-e ".[dev,lab]"'], "the pip section must install the package with its dev and lab extras"
+    assert editable == ['-e ".[dev,lab,docs]"'], "the pip section must install the package with its dev, lab and docs extras"
     listed = _reqs([p for p in pip if not p.startswith("-e")])
     extras = PYPROJECT["project"]["optional-dependencies"]
-    proj = _reqs(PYPROJECT["project"]["dependencies"] + extras["dev"] + extras["lab"])
+    proj = _reqs(PYPROJECT["project"]["dependencies"] + extras["dev"] + extras["lab"] + extras["docs"])
     assert listed == proj, f"environment.yml and pyproject.toml disagree: {set(listed.items()) ^ set(proj.items())}"
 
 
