@@ -98,7 +98,7 @@ class CoCoOp(CoOp):
         for s in range(0, len(f), per):
             logits = self._cond_logits(f[s:s + per], truncate)
             loss = F.cross_entropy(logits, y[s:s + per], reduction="sum") / len(f)
-            loss.backward()
+            self._scaler.scale(loss).backward()  # CoOp._train's loss scaler (the precision policy)
             tot += loss.item() * len(f); correct += (logits.argmax(-1) == y[s:s + per]).sum().item()
         return tot, correct
 

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from fastcore.basics import patch
 from torch.utils.data import DataLoader, Dataset, RandomSampler
 
-from .base import (Method, as_views, autocast, batch_indices, check_eval_features, frozen, seeded,
+from .base import (Method, as_views, autocast, batch_indices, check_eval_features, frozen, grad_scaler, seeded,
                           view_schedule)
 from .models import image_size, train_transform, COOP_CROP_SCALE
 from .text import encode_from_embeddings, encode_shared_prefix, eot_positions, shared_prefix_supported
@@ -83,6 +83,7 @@ class CoOp(Method):
         self._build_prompts()
         with seeded(self.seed): self._init_params()
         self._text_cache = None
+        self._scaler = grad_scaler(self.device)  # loss scaling for the fp16 text tower on CUDA (the precision policy)
 
     def _build_prompts(self):
         "Tokenise the prompts once; keep prefix/suffix embeddings and the token ids (for the EOS position)."
@@ -177,7 +178,7 @@ def _step(self:CoOp, f, y, truncate=None):
     if self.class_chunk and self.class_chunk < self.n_classes: return self._chunked_step(f, y, truncate)
     logits = self.logit_scale * f @ self.text_features(truncate).T
     loss = F.cross_entropy(logits, y)
-    loss.backward()
+    self._scaler.scale(loss).backward()  # the precision policy's loss scaling (a pass-through on CPU)
     return loss.item() * len(y), (logits.argmax(-1) == y).sum().item()
 
 @patch
@@ -190,7 +191,7 @@ def _chunked_step(self:CoOp, f, y, truncate=None):
     t_all.requires_grad_(True)
     logits = self.logit_scale * f @ t_all.T
     loss = F.cross_entropy(logits, y)
-    loss.backward()  # reaches only t_all
+    self._scaler.scale(loss).backward()  # reaches only t_all; its grad carries the loss scale into the chunks
     for s in range(0, self.n_classes, self.class_chunk):
         cls = torch.arange(s, min(s + self.class_chunk, self.n_classes), device=self.device)
         self.text_features(truncate, classes=cls).backward(t_all.grad[cls])
@@ -206,6 +207,7 @@ def _train(self:CoOp, n_epochs, n_items, epoch_batches, val, truncate=None):
     "Generic loop: `epoch_batches(e)` yields (normalised features, labels) on the device."
     self._text_cache, self.history = None, []
     opt = coop_optimizer(self.trainable_parameters(), self.lr, self.momentum, self.weight_decay)
+    self._scaler = grad_scaler(self.device)  # a fresh loss scale per fit
     sched = coop_scheduler(opt, n_epochs, self.warmup_epochs, self.warmup_lr)
     with frozen(self.model):
         for e in self._bar(n_epochs, "epochs"):
@@ -215,7 +217,8 @@ def _train(self:CoOp, n_epochs, n_items, epoch_batches, val, truncate=None):
                 opt.zero_grad(set_to_none=True)
                 self._nograd_s = 0.0
                 l, c = self._step(f, y, truncate)
-                opt.step()
+                self._scaler.step(opt)  # unscales; skips the step if fp16 gradients overflowed
+                self._scaler.update()
                 tot, correct, seen = tot + l, correct + c, seen + len(y)
                 t1 = time.perf_counter(); times.append(t1 - t0); t0 = t1
                 nograd.append(self._nograd_s)

@@ -20,6 +20,7 @@ import clipood
 from . import data as cdata
 from .features import image_features
 from .fewshot import few_shot, validation_split
+from .base import tower_dtype
 from .methods import METHODS
 from .metrics import accuracy, ood_metrics
 from .models import PRECISIONS, check_crop_scale, load_clip, uses_quick_gelu
@@ -286,6 +287,7 @@ def run_experiment(dataset:str, ood_datasets:list, method:str, hparams:dict, bac
     meta = dict(dataset=dataset, method=method, backbone=backbone, pretrained=pretrained, shots=shots, seed=seed)
     metrics, scores_df, angles = evaluate(model, zeroshot, feats, data.ood_names, scores, temperatures, meta, dev, save_scores)
     resolved = dict(model_id=clip.model_id, quick_gelu=uses_quick_gelu(clip), crop_scale=list(crop), logit_scale=model.logit_scale,
+                    towers="fp16 autocast" if tower_dtype(dev) is not None else "fp32",  # the precision policy (clipood.base)
                     method_hparams={k: repr(v) for k, v in model.hparams.items()},
                     n_classes=len(data.classnames), n_train=int(len(feats["train_y"])), n_val=0 if feats["val_y"] is None else int(len(feats["val_y"])),
                     n_test=int(len(feats["test_y"])), n_ood={k: int(len(v)) for k, v in feats["ood"].items()},

@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 
 from .cache import cache_dir, atomic_write
 from .data import CorruptImageError
+from .base import tower_dtype
 from .models import LoadedCLIP, image_size, train_transform, check_crop_scale, COOP_CROP_SCALE
 
 # %% ../nbs/05_features.ipynb #cb6a9ea7
@@ -166,8 +167,8 @@ def _check_args(clip, views, batch_size, num_workers, autocast):
     for name, v, lo in (("views", views, 1), ("batch_size", batch_size, 1), ("num_workers", num_workers, 0)):
         if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < lo:
             raise ValueError(f"{name} must be an int >= {lo}, got {v!r}")
-    if autocast not in (None, "fp16", "bf16"):
-        raise ValueError(f"autocast must be None, 'fp16' or 'bf16', got {autocast!r}")
+    if autocast not in ("policy", None, "fp16", "bf16"):
+        raise ValueError(f"autocast must be 'policy' (the default), None, 'fp16' or 'bf16', got {autocast!r}")
 
 # %% ../nbs/05_features.ipynb #a744f6ae
 def image_features(clip:LoadedCLIP, # model from `load_clip` (model, preprocess, tokenizer, model_id)
@@ -185,7 +186,7 @@ def image_features(clip:LoadedCLIP, # model from `load_clip` (model, preprocess,
                    seed:int=0, # seed of the augmented views (ignored for views=1)
                    crop_scale=COOP_CROP_SCALE, # RandomResizedCrop area range (lo, hi) of the augmented views
                    device=None, # compute device (default: the model's; the model is moved there)
-                   autocast:Optional[str]=None, # None | "fp16" | "bf16": torch.autocast on CUDA
+                   autocast:Optional[str]="policy", # "policy": clipood.base.tower_dtype (fp16 on CUDA, fp32 on CPU); None | "fp16" | "bf16"
                    progress:bool=True, # tqdm progress bar
                   ) -> tuple:
     "(features float32 CPU (N, D) or (V, N, D), labels long CPU (N,)) of `dataset`, cached on disk (raw)"
@@ -196,6 +197,7 @@ def image_features(clip:LoadedCLIP, # model from `load_clip` (model, preprocess,
     idx = _check_indices(indices, len(ds))
     model = clip.model
     device = torch.device(device) if device is not None else next(model.parameters()).device
+    if autocast == "policy": autocast = {torch.float16: "fp16", None: None}[tower_dtype(device)]
     if autocast is not None and device.type != "cuda":
         raise ValueError(f"autocast={autocast!r} needs a CUDA device (got {device}); use autocast=None on CPU")
     if next(model.parameters()).device != device: model.to(device)

@@ -15,6 +15,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from open_clip.transformer import ResidualAttentionBlock
 
+from .base import autocast
 from .models import LoadedCLIP, _module
 
 # %% ../nbs/02b_text.ipynb #d906393b
@@ -182,6 +183,7 @@ def class_prototypes(model, # open_clip CLIP or LoadedCLIP
     with torch.no_grad():
         for i in range(0, len(prompts), batch_size):
             ids = tokenizer(prompts[i:i + batch_size]).to(device)
-            feats.append(F.normalize(encode_text(m, ids).float(), dim=-1))
+            with autocast(device):  # the precision policy (clipood.base): fp16 on CUDA, fp32 on CPU
+                feats.append(F.normalize(encode_text(m, ids).float(), dim=-1))
     feats = torch.cat(feats).view(len(classnames), len(templates), -1)
     return F.normalize(feats.mean(dim=1), dim=-1)
