@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test readme study study-tiny paper docs lab
+.PHONY: install test readme study study-tiny paper paper-rehearsal docs lab
 WORKERS ?=
 EXECUTOR ?= local
 
@@ -58,6 +58,19 @@ paper: install
 	-$(BIN)/clipood-data-check --root "$(DATA)"
 	$(BIN)/clipood-sweep configs/paper.yaml --set data_root="$(DATA)" --executor $(EXECUTOR) $(if $(WORKERS),--workers $(WORKERS))
 	$(BIN)/clipood-collect runs/paper --report
+
+# Rehearse `make paper` on the CPU, with no data or weights (about 25 minutes on 2 cores): generated JPEGs in every
+# dataset's real layout and class count, a random ViT-B-16, every (ID dataset, method) cell of the paper grid at
+# 1 shot and one step (configs/paper-rehearsal.yaml), collection, report, then the time and peak memory per method
+# (runs/paper-rehearsal/cost.md).
+REHEARSAL_DATA ?= runs/paper-rehearsal-data
+paper-rehearsal: install
+	@start=$$(date +%s) && \
+	$(BIN)/clipood-fake-data "$(REHEARSAL_DATA)" --images-per-class 2 --overwrite --quiet && \
+	$(BIN)/clipood-data-check --root "$(REHEARSAL_DATA)" --names imagenet caltech101 stanford_cars food101 oxford_pets inaturalist sun places texture && \
+	$(BIN)/clipood-sweep configs/paper-rehearsal.yaml --set data_root="$(abspath $(REHEARSAL_DATA))" && \
+	$(BIN)/clipood-collect runs/paper-rehearsal --report && \
+	$(BIN)/python benchmarks/rehearsal_cost.py runs/paper-rehearsal --wall $$(( $$(date +%s) - start ))
 
 # Docs: nbdev-docs where Quarto is installed; otherwise a static Sphinx site in _docs/ (open _docs/index.html), built
 # from nbdev's processed notebooks with their outputs (notebooks executed once, cached in .cache/docs-exec/) and the

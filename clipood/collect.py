@@ -35,8 +35,8 @@ EXPERIMENT_COLUMNS = dict(dataset="text", ood_dataset="text", method="text", bac
 
 def _is_experiment_run(params) -> bool:
     if not (isinstance(params, dict) and {"method", "dataset"} <= set(params)): return False
-    from clipood.experiment import PARAMETERS  # imports torch: only for what looks like an experiment run
-    return set(PARAMETERS) <= set(params)
+    from clipood.experiment import OPTIONAL, PARAMETERS  # imports torch: only for what looks like an experiment run
+    return set(PARAMETERS) - set(OPTIONAL) <= set(params)
 
 def _kind_ok(s:pd.Series, kind:str) -> bool:
     t = pd.api.types

@@ -75,11 +75,14 @@ class CoOp(Method):
                     truncate=True,  # exact prompt truncation in the text tower
                     share_prefix=True,  # compute the shared [SOS] + context prefix once (exact; needs truncate)
                     class_chunk=None,  # bound the text tower's backward to this many prompts at a time (exact; None: all)
+                    max_steps=None,  # stop after this many optimiser steps (None: the whole schedule; rehearsals and smoke runs)
                    )
     _state_keys = ("ctx",)
 
     def __init__(self, clip, classnames, templates=("a photo of a {}.",), *, seed=0, device=None, **hparams):
         super().__init__(clip, classnames, templates, seed=seed, device=device, **hparams)
+        if self.max_steps is not None and (not isinstance(self.max_steps, int) or isinstance(self.max_steps, bool) or self.max_steps < 1):
+            raise ValueError(f"max_steps must be an int >= 1 or None, got {self.max_steps!r}")
         self._build_prompts()
         with seeded(self.seed): self._init_params()
         self._text_cache = None
@@ -209,6 +212,7 @@ def _train(self:CoOp, n_epochs, n_items, epoch_batches, val, truncate=None):
     opt = coop_optimizer(self.trainable_parameters(), self.lr, self.momentum, self.weight_decay)
     self._scaler = grad_scaler(self.device)  # a fresh loss scale per fit
     sched = coop_scheduler(opt, n_epochs, self.warmup_epochs, self.warmup_lr)
+    steps, cap = 0, self.max_steps
     with frozen(self.model):
         for e in self._bar(n_epochs, "epochs"):
             lr, tot, correct, seen, times, nograd = opt.param_groups[0]["lr"], 0.0, 0, 0, [], []
@@ -222,11 +226,14 @@ def _train(self:CoOp, n_epochs, n_items, epoch_batches, val, truncate=None):
                 tot, correct, seen = tot + l, correct + c, seen + len(y)
                 t1 = time.perf_counter(); times.append(t1 - t0); t0 = t1
                 nograd.append(self._nograd_s)
+                steps += 1
+                if cap is not None and steps >= cap: break
             sched.step()
             rec = dict(epoch=e, lr=lr, loss=tot / max(seen, 1), acc=correct / max(seen, 1), steps_seen=seen,
                        step_seconds=times, chunking_overhead_seconds=nograd)
             if val[0] is not None: rec["val_acc"] = self._accuracy(*val)
             self.history.append(rec)
+            if cap is not None and steps >= cap: break
     self._text_cache, self.fitted = None, True
     return self
 

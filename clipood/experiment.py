@@ -6,6 +6,8 @@
 from __future__ import annotations
 import json
 import platform
+import re
+import sys
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -29,15 +31,16 @@ from .cache import check_cache_dir
 from .scores import SCORES, SCORE_PARAMS, compute, takes_temperature
 
 # %% auto #0
-__all__ = ['PARAMETERS', 'resolve_device', 'check_params', 'ExperimentData', 'load_data', 'view_crop_scale', 'load_model',
-           'extract_features', 'fit_method', 'score_settings', 'angle_table', 'evaluate', 'ExperimentResult',
-           'write_results', 'run_experiment']
+__all__ = ['PARAMETERS', 'OPTIONAL', 'resolve_device', 'check_params', 'ExperimentData', 'load_data', 'view_crop_scale',
+           'load_model', 'eval_subset', 'extract_features', 'fit_method', 'score_settings', 'angle_table', 'evaluate',
+           'ExperimentResult', 'write_results', 'reset_peak_memory', 'peak_memory', 'run_experiment']
 
 # %% ../nbs/21_experiment.ipynb #54d81667
 PARAMETERS = dict(dataset=str, ood_datasets=list, method=str, hparams=dict, backbone=str, pretrained=str, shots=int,
                   seed=int, views=int, crop_scale=list, max_shots=int, val_per_class=int, scores=list, temperatures=list,
-                  device=str, precision=str, batch_size=int, num_workers=int)  # name -> type of the checked parameters
-_MINIMUM = dict(shots=1, seed=0, views=1, max_shots=1, val_per_class=1, batch_size=1, num_workers=0)
+                  device=str, precision=str, batch_size=int, num_workers=int, eval_per_set=int)  # name -> type of the checked parameters
+OPTIONAL = dict(eval_per_set=0)  # parameters a run may omit, with their default (params.json of older runs lacks them)
+_MINIMUM = dict(shots=1, seed=0, views=1, max_shots=1, val_per_class=1, batch_size=1, num_workers=0, eval_per_set=0)
 
 def resolve_device(device:str, # "auto" (CUDA when available), "cpu", "cuda", "cuda:1", ...
                   ) -> torch.device:
@@ -57,6 +60,7 @@ def check_params(*, raise_error:bool=True, # raise one ValueError listing every 
                 ) -> list[str]: # the problems (empty: all good)
     "Every problem with an experiment's parameters, reported at once"
     p = []
+    params = {**{k: v for k, v in OPTIONAL.items() if k not in params}, **params}
     if missing := [k for k in PARAMETERS if k not in params]: p.append(f"missing parameter(s) {missing}")
     if unknown := sorted(set(params) - set(PARAMETERS)): p.append(f"unknown parameter(s) {unknown}; the experiment's parameters: {list(PARAMETERS)}")
     for k, t in PARAMETERS.items():
@@ -70,7 +74,7 @@ def check_params(*, raise_error:bool=True, # raise one ValueError listing every 
     return p
 
 def _check_values(dataset, ood_datasets, method, hparams, backbone, pretrained, shots, seed, views, crop_scale, max_shots,
-                  val_per_class, scores, temperatures, device, precision, batch_size, num_workers) -> list[str]:
+                  val_per_class, scores, temperatures, device, precision, batch_size, num_workers, eval_per_set) -> list[str]:
     p, g = [], locals()
     if bad := _dataset_problem(dataset, "id"): p.append(bad)
     p += [bad for o in ood_datasets if (bad := _dataset_problem(o, "ood"))]
@@ -150,8 +154,17 @@ def load_model(backbone:str, pretrained:str, device, precision:str="fp32", cache
     if (s := synthetic_seed(pretrained)) is not None: return load_synthetic(backbone, seed=s, cache_dir=cache_dir, device=device, precision=precision)
     return load_clip(backbone, pretrained=pretrained or None, device=device, precision=precision, seed=0)
 
+def eval_subset(n:int, # images in the set
+                eval_per_set:int, # the cap (0: no cap)
+               ) -> np.ndarray|None: # sorted indices, or None for the whole set
+    "The images scored of an evaluation set: all of them, or a fixed random subset of `eval_per_set` (seed 0: the same for every method and seed)"
+    if eval_per_set <= 0 or eval_per_set >= n: return None
+    return np.sort(np.random.default_rng(0).choice(n, eval_per_set, replace=False))
+
 def extract_features(clip, data:ExperimentData, shots:int, seed:int, views:int, crop_scale, max_shots:int, val_per_class:int,
-                     data_root=None, cache_dir=None, batch_size:int=256, num_workers:int=0, progress:bool=False) -> dict:
+                     data_root=None, cache_dir=None, batch_size:int=256, num_workers:int=0, progress:bool=False,
+                     eval_per_set:int=0, # score at most this many images of the ID test set and of each OOD set (0: all)
+                    ) -> dict:
     "Features of the k-shot views (V, N, D) and their labels, validation, ID test and OOD sets (cached on disk)"
     kw = dict(root=data_root, cache_dir=cache_dir, batch_size=batch_size, num_workers=num_workers, progress=progress)
     pool, kshot = few_shot(data.train, max_shots, seed), few_shot(data.train, shots, seed)
@@ -161,10 +174,10 @@ def extract_features(clip, data:ExperimentData, shots:int, seed:int, views:int, 
                                             crop_scale=crop_scale, **kw)
     val_idx = validation_split(data.train, val_per_class, seed, max_shots=max_shots)
     val_f, val_y = image_features(clip, data.train, indices=val_idx, **kw) if len(val_idx) else (None, None)
-    test_f, test_y = image_features(clip, data.test, **kw)
+    test_f, test_y = image_features(clip, data.test, indices=eval_subset(len(data.test), eval_per_set), **kw)
     return dict(train=train_all[:, rows] if train_all.ndim == 3 else train_all[rows], train_y=train_y_all[rows],
                 val=val_f, val_y=val_y, test=test_f, test_y=test_y,
-                ood={o: image_features(clip, d, **kw)[0] for o, d in data.ood.items()})
+                ood={o: image_features(clip, d, indices=eval_subset(len(d), eval_per_set), **kw)[0] for o, d in data.ood.items()})
 
 # %% ../nbs/21_experiment.ipynb #f153c091
 def fit_method(method:str, hparams:dict, clip, data:ExperimentData, feats:dict, dataset:str, shots:int, seed:int,
@@ -248,10 +261,30 @@ def write_results(r:ExperimentResult, out_dir) -> Path:
     (out/"params.json").write_text(json.dumps(dict(params=r.params, resolved=r.resolved), indent=1, default=str))
     return out
 
+# %% ../nbs/21_experiment.ipynb #dfd53761
+def reset_peak_memory(device:torch.device, # the run's device
+                     ):
+    "Start a new peak-memory window: Linux's peak resident set size (`echo 5 > /proc/self/clear_refs`) and torch's CUDA peak"
+    try: Path("/proc/self/clear_refs").write_text("5")
+    except OSError: pass  # not Linux, or not allowed: the peak then counts from the process start
+    if device.type == "cuda": torch.cuda.reset_peak_memory_stats(device)
+
+def peak_memory(device:torch.device, # the run's device
+               ) -> dict: # peak_rss_mb (and peak_cuda_mb on CUDA), in MiB
+    "Peak memory since `reset_peak_memory`: the process's resident set (VmHWM) and, on CUDA, torch's allocated peak"
+    try: rss = int(re.search(r"VmHWM:\s+(\d+) kB", Path("/proc/self/status").read_text()).group(1)) / 1024
+    except (OSError, AttributeError):
+        import resource  # ru_maxrss: kB on Linux, bytes on macOS; since the process started
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (2**20 if sys.platform == "darwin" else 1024)
+    out = dict(peak_rss_mb=round(rss, 1))
+    if device.type == "cuda": out["peak_cuda_mb"] = round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
+    return out
+
 # %% ../nbs/21_experiment.ipynb #ac3ab268
 def run_experiment(dataset:str, ood_datasets:list, method:str, hparams:dict, backbone:str, pretrained:str, shots:int, seed:int,
                    views:int, crop_scale:list, max_shots:int, val_per_class:int, scores:list, temperatures:list,
                    device:str="auto", precision:str="fp32", batch_size:int=256, num_workers:int=0,
+                   eval_per_set:int=0,      # score at most this many images of the ID test set and of each OOD set (0: all; rehearsals)
                    data_root:str|None=None, # data root (None: $CLIPOOD_DATA, else ~/data)
                    cache_dir:str|None=None, # feature/checkpoint cache (None: $CLIPOOD_CACHE, else ~/.cache/clipood)
                    out_dir:str|None=None,   # where the tables are written (None: not written)
@@ -262,10 +295,12 @@ def run_experiment(dataset:str, ood_datasets:list, method:str, hparams:dict, bac
     t_start = time.time()
     params = dict(dataset=dataset, ood_datasets=ood_datasets, method=method, hparams=hparams, backbone=backbone, pretrained=pretrained,
                   shots=shots, seed=seed, views=views, crop_scale=crop_scale, max_shots=max_shots, val_per_class=val_per_class,
-                  scores=scores, temperatures=temperatures, device=device, precision=precision, batch_size=batch_size, num_workers=num_workers)
+                  scores=scores, temperatures=temperatures, device=device, precision=precision, batch_size=batch_size, num_workers=num_workers,
+                  eval_per_set=eval_per_set)
     check_params(**params)
     data_root, cache_dir, dev = data_root or None, cache_dir or None, resolve_device(device)
     check_cache_dir(cache_dir)  # a bad CLIPOOD_CACHE / cache_dir: one clear error before any work
+    reset_peak_memory(dev)
     data = load_data(dataset, ood_datasets, max_shots, data_root)
     print(f"{dataset}: {len(data.classnames)} classes, {len(data.train)} train / {len(data.test)} test images; "
           f"OOD: {', '.join(f'{k} ({len(v)})' for k, v in data.ood.items())}")
@@ -275,7 +310,7 @@ def run_experiment(dataset:str, ood_datasets:list, method:str, hparams:dict, bac
     t0 = time.time()
     crop = view_crop_scale(method, crop_scale)
     feats = extract_features(clip, data, shots, seed, views, crop, max_shots, val_per_class, data_root, cache_dir,
-                             batch_size, num_workers, progress)
+                             batch_size, num_workers, progress, eval_per_set)
     t_features = time.time() - t0
     print(f"features: train {tuple(feats['train'].shape)} (crop {crop[0]}-{crop[1]}), "
           f"val {None if feats['val'] is None else tuple(feats['val'].shape)}, "
@@ -285,14 +320,17 @@ def run_experiment(dataset:str, ood_datasets:list, method:str, hparams:dict, bac
     t_fit = time.time() - t0
     print(f"{model!r} fitted in {t_fit:.1f} s")
     meta = dict(dataset=dataset, method=method, backbone=backbone, pretrained=pretrained, shots=shots, seed=seed)
+    t0 = time.time()
     metrics, scores_df, angles = evaluate(model, zeroshot, feats, data.ood_names, scores, temperatures, meta, dev, save_scores)
+    t_eval = time.time() - t0
     resolved = dict(model_id=clip.model_id, quick_gelu=uses_quick_gelu(clip), crop_scale=list(crop), logit_scale=model.logit_scale,
                     towers="fp16 autocast" if tower_dtype(dev) is not None else "fp32",  # the precision policy (clipood.base)
                     method_hparams={k: repr(v) for k, v in model.hparams.items()},
                     n_classes=len(data.classnames), n_train=int(len(feats["train_y"])), n_val=0 if feats["val_y"] is None else int(len(feats["val_y"])),
                     n_test=int(len(feats["test_y"])), n_ood={k: int(len(v)) for k, v in feats["ood"].items()},
                     fingerprints={"train": data.train.fingerprint, "test": data.test.fingerprint, **{k: d.fingerprint for k, d in data.ood.items()}},
-                    seconds=dict(features=round(t_features, 2), fit=round(t_fit, 2), total=round(time.time() - t_start, 2)),
+                    seconds=dict(features=round(t_features, 2), fit=round(t_fit, 2), evaluate=round(t_eval, 2), total=round(time.time() - t_start, 2)),
+                    memory=peak_memory(dev),
                     versions=dict(clipood=clipood.__version__, torch=torch.__version__, open_clip=open_clip.__version__,
                                   python=platform.python_version()))
     params = dict(params, data_root=data_root, cache_dir=cache_dir, device=str(dev), **(record or {}))

@@ -28,7 +28,8 @@ __all__ = ['KEYS', 'SETTING', 'PAPER_SCORES', 'PROMPT_LEARNERS', 'ADAPTERS', 'TA
            'angle_plot_table', 't_interval', 'side_verdict', 'combine_verdicts', 'format_interval',
            'paired_comparisons', 'comparisons_table', 'check_claims', 'claims_markdown', 'claims_summary', 'conclusion',
            't_ci', 'fig_method_score', 'fig_temperature', 'fig_shots', 'fig_histograms', 'fig_angles', 'fig_paired',
-           'repo_root', 'resolve_path', 'display_path', 'load_results', 'show_figure', 'render_report']
+           'repo_root', 'resolve_path', 'display_path', 'load_results', 'show_figure', 'render_report', 'mathjax_js',
+           'offline_mathjax']
 
 # %% ../nbs/22_report.ipynb #52ca4755
 KEYS = ["dataset", "backbone", "pretrained", "method", "shots", "seed"]  # what identifies a run in the results table
@@ -679,7 +680,7 @@ def _export_html(executed:Path, html:Path):
     # nbconvert's templates write no alt attribute, or a placeholder one: write each image's description
     body = _IMG.sub(lambda m: f'<img alt="{escape(alt_for(m.group(2).strip()), quote=True)}"{_ALT.sub("", m.group(1))} '
                               f'src="data:image/png;base64,{m.group(2)}"', body)
-    atomic_write(html, body)
+    atomic_write(html, offline_mathjax(body))
 
 def render_report(grid_dir:str|Path,              # a sweep folder (runs/<grid>) with results.parquet
                   notebook:str|Path|None=None,    # the report notebook (default: nbs/report.ipynb of the repository)
@@ -704,3 +705,26 @@ def render_report(grid_dir:str|Path,              # a sweep folder (runs/<grid>)
         if tmp.exists(): os.replace(tmp, grid_dir/"report.failed.ipynb")
     _export_html(executed, html)
     return html
+
+# %% ../nbs/22_report.ipynb #d16070d4
+_MATHJAX_BLOCK = re.compile(r"<!-- Load mathjax -->.*?<!-- End of mathjax configuration -->", re.S)
+_MATHJAX_CONFIG = ("window.MathJax = {tex: {inlineMath: [['$', '$'], ['\\\\(', '\\\\)']], displayMath: [['$$', '$$'], ['\\\\[', '\\\\]']], "
+                   "processEscapes: true}, svg: {fontCache: 'global'}};")
+
+def mathjax_js() -> Path:
+    "The single-file MathJax 3 build (TeX input, SVG output) of the `sphinx-mathjax-offline` package"
+    import importlib.util
+    spec = importlib.util.find_spec("sphinx-mathjax-offline")
+    js = None if spec is None else Path(list(spec.submodule_search_locations)[0])/"static"/"mathjax"/"tex-svg-full.js"
+    if js is None or not js.is_file():
+        raise FileNotFoundError("report.html typesets its maths offline with the MathJax copy of the `sphinx-mathjax-offline` "
+                                "package, which is missing: pip install sphinx-mathjax-offline (a clipood dependency)")
+    return js
+
+def offline_mathjax(html:str, # an nbconvert HTML page (its MathJax block loads MathJax 2 from a CDN)
+                   ) -> str: # the page with MathJax 3 inlined instead
+    "Replace nbconvert's CDN MathJax with an inline MathJax 3 (SVG output): the page typesets `$...$` with no network"
+    if not _MATHJAX_BLOCK.search(html): raise ValueError("no nbconvert MathJax block in this HTML (nbconvert's template changed?)")
+    js = mathjax_js().read_text(encoding="utf-8").replace("</script", "<\\/script")
+    inline = f"<script>{_MATHJAX_CONFIG}</script>\n<script>{js}</script>"
+    return _MATHJAX_BLOCK.sub(lambda m: inline, html, count=1)

@@ -269,7 +269,7 @@ def check_runs(runs:list[dict],          # from `plan`
     problems = {}
     for r in runs:
         if set(experiment.PARAMETERS) <= set(r["params"]):
-            bad = experiment.check_params(**{k: r["params"][k] for k in experiment.PARAMETERS}, raise_error=False)
+            bad = experiment.check_params(**{k: r["params"][k] for k in experiment.PARAMETERS if k in r["params"]}, raise_error=False)
             try: check_cache_dir(r["params"].get("cache_dir") or None)
             except CacheDirError as e: bad = bad + [str(e)]
         else: bad = _type_problems(r["params"], nb_params or {})
