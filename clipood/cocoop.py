@@ -35,6 +35,7 @@ class CoCoOp(CoOp):
     label = "CoCoOp"  # the name tables and figures show
     defaults = dict(CoOp.defaults, n_ctx=4, ctx_init="a photo of a", epochs=10, batch_size=1,
                     memory_budget_mb=1024,  # bound on the text tower's estimated activation memory per chunk
+                    log_val=False,  # per-epoch validation costs a test pass (C prompts per image); Dassl runs none for CoCoOp
                    )
     _state_keys = ("ctx",)
 

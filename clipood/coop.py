@@ -76,6 +76,7 @@ class CoOp(Method):
                     share_prefix=True,  # compute the shared [SOS] + context prefix once (exact; needs truncate)
                     class_chunk=None,  # bound the text tower's backward to this many prompts at a time (exact; None: all)
                     max_steps=None,  # stop after this many optimiser steps (None: the whole schedule; rehearsals and smoke runs)
+                    log_val=True,  # log the validation accuracy after every epoch (only logged: the last epoch is kept)
                    )
     _state_keys = ("ctx",)
 
@@ -231,7 +232,7 @@ def _train(self:CoOp, n_epochs, n_items, epoch_batches, val, truncate=None):
             sched.step()
             rec = dict(epoch=e, lr=lr, loss=tot / max(seen, 1), acc=correct / max(seen, 1), steps_seen=seen,
                        step_seconds=times, chunking_overhead_seconds=nograd)
-            if val[0] is not None: rec["val_acc"] = self._accuracy(*val)
+            if val[0] is not None and self.log_val: rec["val_acc"] = self._accuracy(*val)
             self.history.append(rec)
             if cap is not None and steps >= cap: break
     self._text_cache, self.fitted = None, True
