@@ -449,6 +449,7 @@ def main(argv=None) -> int:
     ap.add_argument("--sphinx", action="store_true", help="build the Sphinx site even if Quarto is installed")
     ap.add_argument("--no-execute", action="store_true", help="don't run the notebooks (pages show no outputs but API entries)")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--study", default=None, help="sweep folder whose report.ipynb becomes the report page (default: runs/synthetic)")
     ap.add_argument("--exec-one", nargs=3, metavar=("SRC", "DST", "KEY"), help=argparse.SUPPRESS)
     ap.add_argument("--proc-one", nargs=2, metavar=("SRC", "DST"), help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
@@ -464,6 +465,9 @@ def main(argv=None) -> int:
         nbdev_docs = Path(sys.executable).parent / "nbdev-docs"
         return subprocess.call([str(nbdev_docs) if nbdev_docs.exists() else "nbdev-docs"], cwd=ROOT)
     if not a.sphinx: print("Quarto is not installed (nbdev-docs needs it): building the Sphinx site instead.")
+    if a.study:
+        global STUDY
+        STUDY = Path(a.study).resolve()
     index = build(Path(a.out).resolve(), a.workers, run=not a.no_execute)
     print(f"docs: {os.path.relpath(index, Path.cwd())} (open it in a browser)")
     return 0

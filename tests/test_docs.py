@@ -6,9 +6,12 @@ and images resolve, nothing loaded from outside the site, no machine paths). Her
 checks run on a small site made of nbdev-style notebooks, in seconds, and headless Chromium renders a page of it.
 """
 import json
+import os
+import re
 import runpy
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -113,17 +116,76 @@ def test_every_exported_name_gets_an_api_entry():
     assert n == total and n > 200, (n, total)
 
 
-def test_browser_typesets_maths_offline(site):
-    "Headless Chromium with every host name unresolvable: the maths is typeset by the site's own MathJax"
-    out, _ = site
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--host-resolver-rules=MAP * ~NOTFOUND",
+                  "--virtual-time-budget=15000"]
+
+
+def render(page: Path, tmp: Path) -> tuple[str, list[str]]:
+    """Headless Chromium on `page` with every host name unresolvable: (the DOM after scripts ran, the URLs the page itself
+    requested outside the machine). The request list comes from Chromium's own network log: requests whose initiator is the
+    page (Chromium's background requests to its vendor carry the initiator 'not an origin' and are not the page's)."""
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     assert chromium, "headless Chromium is needed (Debian: apt-get install -y chromium; .ci/run installs it)"
+    log = tmp / f"net-{page.stem}.json"
+    r = subprocess.run([chromium, *CHROMIUM_FLAGS, f"--log-net-log={log}", "--dump-dom", page.as_uri()],
+                       capture_output=True, text=True, timeout=180)
+    assert r.stdout, (page, r.stderr[-2000:])
+    events = json.loads(log.read_text())["events"]
+    left = sorted({e["params"]["url"] for e in events
+                   if "url" in e.get("params", {}) and "initiator" in e["params"] and e["params"]["initiator"] != "not an origin"
+                   and not e["params"]["url"].startswith(("file:", "data:", "blob:", "about:", "chrome"))})
+    return r.stdout, left
+
+
+def _article(dom: str) -> str:
+    return dom[dom.find("<article"):dom.find("</article>")]
+
+
+def test_network_log_catches_external_requests(tmp_path):
+    "The request check itself: a page that loads an image from the web is caught"
+    page = tmp_path / "p.html"
+    page.write_text('<html><body><p>x</p><img src="https://example.org/x.png"><img src="y.png"></body></html>')
+    dom, left = render(page, tmp_path)
+    assert left == ["https://example.org/x.png"], left
+
+
+def test_browser_typesets_maths_offline(site, tmp_path):
+    "Headless Chromium with every host name unresolvable: the maths is typeset by the site's own MathJax"
+    out, _ = site
     for page in ("00_metrics.html", "methods/11_zeroshot.html", "index.html"):
-        r = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--host-resolver-rules=MAP * ~NOTFOUND",
-                            "--virtual-time-budget=15000", "--dump-dom", (out / page).as_uri()],
-                           capture_output=True, text=True, timeout=120)
-        dom = r.stdout
-        assert "<mjx-container" in dom, (page, r.stderr[-2000:])
-        body = dom[dom.find('<article'):dom.find('</article>')]
-        assert "$" not in body.replace("\\$", ""), page  # no raw TeX left
+        dom, left = render(out / page, tmp_path)
+        assert "<mjx-container" in dom, page
+        assert "$" not in _article(dom).replace("\\$", ""), page  # no raw TeX left
+        assert left == [], (page, left)
     assert '<img alt="the figure"' in (out / "index.html").read_text() or "the figure" in (out / "index.html").read_text()
+
+
+SLOW = "slow" in os.environ.get("CLIPOOD_TEST_FLAGS", "").split()
+
+
+@pytest.mark.skipif(not SLOW, reason="builds the real site (minutes): runs with CLIPOOD_TEST_FLAGS=slow, as CI does")
+def test_real_site_in_a_browser(tmp_path):
+    """The real site, as `make docs` builds it (every notebook executed, a study's report as a page), read in Chromium:
+    the metrics page, a method page and the report page typeset their maths offline, the report page shows its figures,
+    and no page asks for anything outside the machine."""
+    bin_ = Path(sys.executable).parent
+    runs = tmp_path / "runs"
+    subprocess.run([str(bin_ / "clipood-study"), "--config", "configs/tiny.yaml", "--runs-dir", str(runs)],
+                   cwd=ROOT, check=True, capture_output=True, timeout=1200)
+    out = tmp_path / "site"
+    r = subprocess.run([sys.executable, "scripts/docs.py", "--sphinx", "--study", str(runs / "tiny"), "--out", str(out)],
+                       cwd=ROOT, capture_output=True, text=True, timeout=2400)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]   # includes check_site: pages, API entries, links, no CDN
+    report_nb = json.loads((runs / "tiny" / "report.ipynb").read_text())
+    n_figures = sum("image/png" in o.get("data", {}) for c in report_nb["cells"] for o in c.get("outputs", []))
+    assert n_figures >= 3, n_figures
+    for page in ("00_metrics.html", "12_coop.html", "study_report.html"):
+        dom, left = render(out / page, tmp_path)
+        body = _article(dom)
+        assert "<mjx-container" in body, page                                  # maths typeset by the site's MathJax
+        assert "$" not in body.replace("\\$", ""), page                      # no raw TeX left
+        assert left == [], (page, left)                                        # nothing requested outside the machine
+        if page == "study_report.html":
+            imgs = re.findall(r'<img\b[^>]*src="([^"]+)"', body)
+            assert len(imgs) >= n_figures, imgs                                 # every figure of the report is on the page
+            assert all((out / src).is_file() for src in imgs if not src.startswith("data:")), imgs

@@ -94,3 +94,23 @@ def test_makefile_targets_exist():
 def test_ci_calls_make_test():
     ci = (ROOT / ".ci" / "run").read_text()
     assert "make test" in ci
+
+
+def test_no_notebook_cell_mixes_imports_and_code():
+    """nbdev's docs processing (nbdev-proc-nbs, nbdev-docs) executes every cell that contains an import, so a test cell that
+    also imports runs out of context there and fails or warns: imports go in export cells or cells of their own."""
+    import ast, json
+    bad = []
+    for nb in sorted((ROOT / "nbs").rglob("*.ipynb")):
+        if any(p.startswith((".", "_")) for p in nb.relative_to(ROOT / "nbs").parts): continue
+        for i, c in enumerate(json.loads(nb.read_text())["cells"]):
+            src = "".join(c["source"])
+            if c["cell_type"] != "code" or "nbdev_export()" in src or re.search(r"^#\|\s*(export|exporti|exports|exec_doc)\b", src, re.M):
+                continue
+            try: tree = ast.parse("\n".join("" if l.startswith(("#|", "%", "!")) else l for l in src.splitlines()))
+            except SyntaxError: continue
+            top = [type(t) for t in tree.body]
+            has_imp = any(issubclass(t, (ast.Import, ast.ImportFrom)) for t in top)
+            has_code = any(issubclass(t, (ast.Expr, ast.Assign)) for t in top)
+            if has_imp and has_code and "matplotlib.use(" not in src: bad.append(f"{nb.relative_to(ROOT)} cell {i}")
+    assert bad == [], f"split the imports into a cell of their own: {bad}"
