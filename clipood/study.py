@@ -138,5 +138,6 @@ def collect_cli(argv=None):
     if df.attrs["damaged"]: print(f"{len(df.attrs['damaged'])} damaged run(s) left out of the table: rerun clipood-sweep to run them again", file=sys.stderr)
     if a.report:
         if df.empty: print("clipood-collect: no finished run: no report", file=sys.stderr); return 1
+        from clipood.report import render_report  # imports the plotting stack: only when a report is asked for
         print(f"report: {render_report(a.grid_dir, a.report, force=a.force or df.attrs['changed'])}")
     return 1 if df.attrs["failures"] or df.attrs["damaged"] else 0
