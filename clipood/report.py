@@ -708,6 +708,7 @@ def render_report(grid_dir:str|Path,              # a sweep folder (runs/<grid>)
 
 # %% ../nbs/22_report.ipynb #d16070d4
 _MATHJAX_BLOCK = re.compile(r"<!-- Load mathjax -->.*?<!-- End of mathjax configuration -->", re.S)
+_REQUIREJS = re.compile(r'<script src="[^"]*require(?:\.min)?\.js"></script>')  # for widget outputs, which the report has none of
 _MATHJAX_CONFIG = ("window.MathJax = {tex: {inlineMath: [['$', '$'], ['\\\\(', '\\\\)']], displayMath: [['$$', '$$'], ['\\\\[', '\\\\]']], "
                    "processEscapes: true}, svg: {fontCache: 'global'}};")
 
@@ -723,8 +724,9 @@ def mathjax_js() -> Path:
 
 def offline_mathjax(html:str, # an nbconvert HTML page (its MathJax block loads MathJax 2 from a CDN)
                    ) -> str: # the page with MathJax 3 inlined instead
-    "Replace nbconvert's CDN MathJax with an inline MathJax 3 (SVG output): the page typesets `$...$` with no network"
+    "Replace nbconvert's CDN MathJax with an inline MathJax 3 (SVG output), and drop its CDN require.js: the page typesets `$...$` with no network"
     if not _MATHJAX_BLOCK.search(html): raise ValueError("no nbconvert MathJax block in this HTML (nbconvert's template changed?)")
+    html = _REQUIREJS.sub("", html)
     js = mathjax_js().read_text(encoding="utf-8").replace("</script", "<\\/script")
     inline = f"<script>{_MATHJAX_CONFIG}</script>\n<script>{js}</script>"
     return _MATHJAX_BLOCK.sub(lambda m: inline, html, count=1)

@@ -189,3 +189,19 @@ def test_real_site_in_a_browser(tmp_path):
             imgs = re.findall(r'<img\b[^>]*src="([^"]+)"', body)
             assert len(imgs) >= n_figures, imgs                                 # every figure of the report is on the page
             assert all((out / src).is_file() for src in imgs if not src.startswith("data:")), imgs
+
+
+def test_standalone_report_offline_in_a_browser(tmp_path):
+    "report.html (clipood.report's export) read in Chromium with no network: its maths is typeset, nothing is fetched"
+    import nbformat as nbf
+    from clipood.report import _export_html
+    png = {"output_type": "display_data", "metadata": {}, "data": {"image/png": PNG, "text/plain": "<Figure>"}}
+    nb = nbf.v4.new_notebook(cells=[nbf.v4.new_markdown_cell("## Angles\n\nThe angle $\\theta = \\arccos \\max_i s_i$ and\n\n"
+                                                             "$$\\mathrm{FPR95} = \\frac{a}{b}$$"),
+                                    nbf.v4.new_code_cell("fig()", outputs=[nbf.from_dict(png)])])
+    nbf.write(nb, tmp_path / "r.ipynb")
+    _export_html(tmp_path / "r.ipynb", tmp_path / "report.html")
+    dom, left = render(tmp_path / "report.html", tmp_path)
+    assert dom.count("<mjx-container") >= 2, dom[:2000]          # both formulas typeset by the inlined MathJax
+    assert "$\\theta" not in dom and left == [], left           # no raw TeX, no request outside the machine
+    assert '<img alt="Figure: Angles"' in dom
