@@ -15,18 +15,20 @@ import pandas as pd
 from scipy import stats
 from .cache import atomic_write
 from .collect import collect
+from .data import ood_kind
 from .grid import resolve_notebook
 from .methods import METHODS
 from .scores import SCORES, SCORE_LABEL
 
 # %% auto #0
 __all__ = ['KEYS', 'SETTING', 'PAPER_SCORES', 'PROMPT_LEARNERS', 'ADAPTERS', 'TABLE_TEMPERATURES', 'CLAIMS', 'NOT_APPLICABLE',
-           'method_label', 'score_label', 'setting_label', 'ordered', 'pct', 'nearest_temperature', 'ood_avg',
-           'at_table_temperature', 'id_accuracy', 'mean_std', 'Study', 'main_table', 'n_seeds', 'main_tables',
-           'md_table', 'table_caption', 'summary_markdown', 'main_text', 'ranking_text', 'temperature_table',
-           'temperature_text', 'shots_table', 'shots_text', 'score_samples', 'histogram_text', 'angle_means',
-           'angle_plot_table', 't_interval', 'side_verdict', 'combine_verdicts', 'format_interval',
-           'paired_comparisons', 'comparisons_table', 'check_claims', 'claims_markdown', 'claims_summary', 'conclusion',
+           'KIND_LABELS', 'method_label', 'score_label', 'setting_label', 'ordered', 'pct', 'nearest_temperature',
+           'ood_avg', 'at_table_temperature', 'id_accuracy', 'mean_std', 'Study', 'main_table', 'n_seeds',
+           'main_tables', 'md_table', 'setting_ood_sets', 'table_caption', 'summary_markdown', 'main_text',
+           'ranking_text', 'temperature_table', 'temperature_text', 'shots_table', 'shots_text', 'score_samples',
+           'histogram_text', 'angle_means', 'angle_plot_table', 't_interval', 'side_verdict', 'combine_verdicts',
+           'format_interval', 'paired_comparisons', 'comparisons_table', 'check_claims', 'claims_markdown',
+           'claims_summary', 'conclusion', 'ood_kinds', 'kind_results', 'kind_studies', 'kind_table', 'kind_caption',
            't_ci', 'fig_method_score', 'fig_temperature', 'fig_shots', 'fig_histograms', 'fig_angles', 'fig_paired',
            'repo_root', 'resolve_path', 'display_path', 'load_results', 'show_figure', 'render_report', 'mathjax_js',
            'offline_mathjax']
@@ -96,12 +98,14 @@ class Study:
     "The tables the report is made of, derived from a sweep's results table (see `load_results`)"
     def __init__(self, results:pd.DataFrame, # the tidy results of `clipood.collect.collect`
                  table_temperatures:dict|None=None, # score -> temperature used in tables and bar figures
+                 kind:str="OOD", # which OOD sets `results` holds, for captions: "far-OOD", "near-OOD" (see `kind_studies`)
                 ):
         if results.empty: raise ValueError("the results table is empty: no finished run to report on")
         # results without a `pretrained` column (one backbone's weights): one unnamed setting per dataset x backbone
         pre = results["pretrained"].fillna("").astype(str) if "pretrained" in results.columns else ""
         results = results.assign(pretrained=pre)
         self.results, self.table_temperatures = results, dict(TABLE_TEMPERATURES if table_temperatures is None else table_temperatures)
+        self.kind, self.ood_sets = kind, sorted(set(results.ood_dataset.dropna()) - {""})  # the OOD sets its averages are over
         self.methods = ordered(results.method, list(METHODS))
         self.score_names = ordered(results.score, list(SCORES))
         self.finetuned = [m for m in self.methods if m != "zeroshot"]
@@ -173,12 +177,18 @@ def md_table(t:pd.DataFrame) -> str:
     lines += ["| " + " | ".join([str(i)] + [str(v) for v in row]) + " |" for i, row in zip(t.index, t.values)]
     return "\n".join(lines)
 
+def setting_ood_sets(st:Study, setting:tuple) -> list:
+    "The OOD sets the averages of one setting are over"
+    r = _in_setting(st.results, setting)
+    return sorted(set(r.ood_dataset.dropna()) - {""})
+
 def table_caption(st:Study, setting:tuple) -> str:
-    "What a main table shows: setting, shots, number of seeds"
+    "What a main table shows: setting, shots, number of seeds, the OOD sets averaged (and their kind)"
     n = n_seeds(st, setting)
     rule = ("FPR95 as in the MCM code that produced the paper's numbers: the threshold whose ID acceptance is closest to 95 %"
             if st.fpr_metric == "fpr95_mcm" else "FPR95 at the first threshold accepting ≥ 95 % of ID (results without fpr95_mcm)")
-    return f"{setting_label(*setting)}: {st.main_shots} shots, mean ± std over {n} seed{'s' if n != 1 else ''} (%); {rule}"
+    return (f"{setting_label(*setting)}: {st.main_shots} shots, mean ± std over {n} seed{'s' if n != 1 else ''} (%); "
+            f"{st.kind} metrics averaged over {', '.join(setting_ood_sets(st, setting))}; {rule}")
 
 def summary_markdown(st:Study, tables:dict) -> str:
     "The main tables as markdown (summary.md)"
@@ -267,6 +277,7 @@ def score_samples(st:Study, grid:Path) -> pd.DataFrame|None:
         f = Path(grid)/row.run_id/"scores.parquet"
         if not f.exists(): continue
         d = pd.read_parquet(f, filters=[("score", "==", st.sc)])
+        d = d[d.split.isin(["id", *st.ood_sets])]                          # the ID test set and this study's OOD sets
         if d.temperature.notna().any():
             d = d[d.temperature == nearest_temperature(d.temperature.dropna().unique(), st.table_temperatures.get(st.sc, 1.0))]
         frames.append(d.assign(method=row.method))
@@ -283,7 +294,7 @@ def histogram_text(st:Study, hist:pd.DataFrame) -> str:
 
 # %% ../nbs/22_report.ipynb #80a412f8
 def angle_means(st:Study, grid:Path) -> pd.DataFrame|None:
-    "Mean angle to the nearest prototype per (setting, method, seed, stage, kind ID/OOD) at the main shots (OOD: mean of the OOD sets' means), or None"
+    "Mean angle to the nearest prototype per (setting, method, seed, stage, kind ID/OOD) at the main shots (OOD: mean of the means of the study's OOD sets), or None"
     frames = []
     runs = st.results[st.results.shots == st.main_shots][["run_id", "method", "seed"] + SETTING].drop_duplicates()
     for r in runs.itertuples(index=False):
@@ -293,6 +304,7 @@ def angle_means(st:Study, grid:Path) -> pd.DataFrame|None:
                           .assign(method=r.method, seed=r.seed, **{k: getattr(r, k) for k in SETTING}))
     if not frames: return None
     ang = pd.concat(frames, ignore_index=True)
+    ang = ang[ang.split.isin(["id", *st.ood_sets])]                      # the ID test set and this study's OOD sets
     per_set = ang.groupby(SETTING + ["method", "seed", "stage", "split"]).angle_deg.mean().reset_index()
     per_set = per_set.assign(kind=np.where(per_set.split == "id", "ID", "OOD"), angle_deg=per_set.angle_deg.astype(float))
     return per_set.groupby(SETTING + ["method", "seed", "stage", "kind"]).angle_deg.mean().reset_index()
@@ -430,7 +442,7 @@ def check_claims(st:Study, comps:pd.DataFrame) -> list[dict]:
             c = c_s[c_s.claim == k] if len(c_s) else c_s
             v = combine_verdicts(c.verdict) if len(c) else NOT_APPLICABLE[k]
             ev = "; ".join(f"{r.comparison}, {r.quantity}: {r.interval} ({r.verdict})" for r in c.itertuples())
-            out.append(dict(setting=setting_label(*setting), claim=claim, rule=rule, verdict=v, evidence=ev))
+            out.append(dict(setting=setting_label(*setting), ood=st.kind, claim=claim, rule=rule, verdict=v, evidence=ev))
     return out
 
 def claims_markdown(claims:list[dict]) -> str:
@@ -444,7 +456,8 @@ def claims_markdown(claims:list[dict]) -> str:
 def claims_summary(claims:list[dict]) -> str:
     "The claims as the summary.md section"
     several = len({c["setting"] for c in claims}) > 1
-    return ("\n### The paper's claims on this benchmark (paired differences over seeds, 95 % t-intervals)\n\n" +
+    kind = claims[0].get("ood", "OOD") if claims else "OOD"
+    return (f"\n### The paper's claims on this benchmark, {kind} (paired differences over seeds, 95 % t-intervals)\n\n" +
             "\n".join(f"- {c['claim']}" + (f" [{c['setting']}]" if several else "") + f": **{c['verdict']}** ({c['evidence']})"
                       for c in claims) + "\n")
 
@@ -455,12 +468,80 @@ def conclusion(st:Study, claims:list[dict]) -> str:
     other = [c for c in claims if c["verdict"] != "holds"]
     several = len(st.settings) > 1
     return (f"On this benchmark ({', '.join(sorted(set(r.dataset)))}; backbone {', '.join(sorted(set(r.backbone)))}"
-            + (f"; {len(st.settings)} settings" if several else "") + "), "
+            + (f"; {len(st.settings)} settings" if several else "")
+            + (f"; {st.kind}: {', '.join(st.ood_sets)}" if st.kind != "OOD" else "") + "), "
             f"{len(held)} of the {len(claims)} claim verdicts are \"holds\" by the rules above"
             + (": " + "; ".join(f"{c['claim']}" + (f" [{c['setting']}]" if several else "") + f" is {c['verdict']}" for c in other) + ". "
                if other else ". ")
             + "The synthetic benchmark is a small, procedurally generated world with a tiny CLIP pretrained on it; "
               "it checks the pipeline and the direction of effects, not the paper's absolute numbers.")
+
+# %% ../nbs/22_report.ipynb #ab2afe98
+KIND_LABELS = {"far": "far-OOD", "near": "near-OOD", None: "OOD (unclassified)"}  # ood_kind -> label; also the report's order
+
+def ood_kinds(names, # OOD set names (as in the results' `ood_dataset` column)
+              kinds:dict|None=None, # name -> "near" / "far" / None, overriding the registry
+             ) -> dict:
+    "OOD set name -> its kind: `kinds` where given, else `clipood.data.ood_kind` (None for a set the registry does not classify or know)"
+    out = {}
+    for n in names:
+        if kinds is not None and n in kinds: out[n] = kinds[n]; continue
+        try: out[n] = ood_kind(n)
+        except (KeyError, ValueError): out[n] = None
+    return out
+
+def _run_key(df:pd.DataFrame) -> pd.Series:
+    "One id per run: `run_id`, else the KEYS joined"
+    return df.run_id.astype(str) if "run_id" in df.columns else df[_keys(df)].astype(str).agg("|".join, axis=1)
+
+def kind_results(results:pd.DataFrame, # tidy results (rows with ood_dataset "" are ID metrics)
+                 kinds:dict|None=None, # name -> kind, overriding the registry
+                ) -> dict:
+    "Kind label -> that kind's rows: its OOD sets' metrics plus the ID metrics of the runs evaluated on them (far, near, unclassified)"
+    ood = results.ood_dataset.fillna("")
+    kind_of = ood_kinds(sorted(set(ood) - {""}), kinds)
+    run, out = _run_key(results), {}
+    for k, label in KIND_LABELS.items():
+        mine = ood.isin([s for s, v in kind_of.items() if v == k])
+        if mine.any(): out[label] = results[mine | ((ood == "") & run.isin(set(run[mine])))]
+    return out
+
+def kind_studies(results:pd.DataFrame, table_temperatures:dict|None=None, kinds:dict|None=None) -> dict:
+    "Kind label -> `Study` of that kind's OOD sets (`kind_results`); one plain `Study` when the results hold no OOD set"
+    parts = kind_results(results, kinds)
+    if not parts: return {"OOD": Study(results, table_temperatures)}
+    return {label: Study(r, table_temperatures, kind=label) for label, r in parts.items()}
+
+def kind_table(studies:dict, # `kind_studies`
+              ) -> pd.DataFrame:
+    "Per setting and method, the figure score's FPR95 / AUROC averaged over each kind's sets (mean ± std over seeds, %), and near − far AUROC"
+    sts = list(studies.values())
+    sc, methods = sts[0].sc, ordered({m for s in sts for m in s.methods}, list(METHODS))
+    settings = sorted({s for st in sts for s in st.settings})
+    def by_seed(st, setting, meth):
+        m = _in_setting(st.main, setting)
+        return _by_seed(m[m.score == sc], meth, "auroc")
+    rows = []
+    for setting in settings:
+        for meth in methods:
+            r = {"setting": setting_label(*setting), "method": method_label(meth)}
+            for label, st in studies.items():
+                m = _in_setting(st.main, setting)
+                m = m[(m.method == meth) & (m.score == sc)]
+                for met, lab in ((st.fpr_metric, "FPR95↓"), ("auroc", "AUROC↑")):
+                    v = m[m.metric == met].value
+                    r[(label, f"{score_label(sc)} {lab}")] = mean_std(v) if len(v) else "–"
+            if {"near-OOD", "far-OOD"} <= set(studies):
+                d = _pair(by_seed(studies["near-OOD"], setting, meth), by_seed(studies["far-OOD"], setting, meth))
+                r[("near − far", f"{score_label(sc)} AUROC")] = f"{d.mean():+.1f}" if len(d) else "–"
+            rows.append(r)
+    t = pd.DataFrame(rows).set_index(["setting", "method"])
+    t.columns = pd.MultiIndex.from_tuples(t.columns)
+    return t
+
+def kind_caption(studies:dict) -> str:
+    "Which OOD sets each kind averages"
+    return "; ".join(f"{label}: mean over {', '.join(st.ood_sets)}" for label, st in studies.items())
 
 # %% ../nbs/22_report.ipynb #93fd78e8
 def t_ci(x) -> tuple:
@@ -500,8 +581,8 @@ def fig_method_score(st:Study):
             if met == "auroc" and len(d): ax.set_ylim(min(50, d.value.min() - 3), 100)
             ax.tick_params(axis="x", labelrotation=15)
     _legend_below(fig, axes[0, 0], "Score")
-    fig.suptitle(f"OOD detection by method and score ({st.main_shots} shots; bars: mean over {_seed_note(st.main)}, "
-                 "error bars: 95 % t-interval, dots: seeds)")
+    fig.suptitle(f"OOD detection by method and score, {st.kind} ({', '.join(st.ood_sets)}; {st.main_shots} shots; bars: mean over "
+                 f"{_seed_note(st.main)}, error bars: 95 % t-interval, dots: seeds)")
     return fig
 
 def fig_temperature(st:Study, tdf:pd.DataFrame):
@@ -518,6 +599,7 @@ def fig_temperature(st:Study, tdf:pd.DataFrame):
             ax.set(xscale="log", xlabel="temperature τ", ylabel=lab, title=score_label(s))
             ax.axvline(st.table_temperatures.get(s, 1.0), ls="--", c="gray", lw=1)
     _legend_below(fig, axes[0, 0], "Method")
+    fig.suptitle(f"{st.kind}: mean over {', '.join(st.ood_sets)}")
     return fig
 
 def fig_shots(st:Study, sdf:pd.DataFrame):
@@ -542,6 +624,7 @@ def fig_shots(st:Study, sdf:pd.DataFrame):
         ax.set(xscale="log", xticks=shot_list, xticklabels=shot_list, ylabel=lab, xlabel="shots per class")
         ax.minorticks_off()
     _legend_below(fig, axes[0], "Method")
+    fig.suptitle(f"{st.kind}: OOD metrics averaged over {', '.join(st.ood_sets)}")
     return fig
 
 def fig_histograms(st:Study, hist:pd.DataFrame):
@@ -575,7 +658,8 @@ def fig_angles(st:Study, per_seed:pd.DataFrame):
         if len(z) and not several: ax.axhline(z.mean(), ls="--", c="gray", lw=1)
         ax.set(xlabel="", ylabel="mean angle to nearest prototype (°)", title=f"{kind} inputs ({'↓' if kind == 'ID' else '↑'} claimed)")
     if several: _legend_below(fig, axes[0], "Setting")
-    fig.suptitle(f"Angle to the nearest prototype ({st.main_shots} shots; dots: seeds, diamond: mean, bar: 95 % t-interval)")
+    fig.suptitle(f"Angle to the nearest prototype, OOD = {st.kind} ({', '.join(st.ood_sets)}; {st.main_shots} shots; dots: seeds, "
+                 "diamond: mean, bar: 95 % t-interval)")
     return fig
 
 def fig_paired(comps:pd.DataFrame):

@@ -466,9 +466,9 @@ def register_synthetic():
         expected=expected("synthetic")))
     register_dataset(DatasetInfo(name="synthetic-near", role="ood", classnames=list(NEAR_SHAPES), templates=["a photo of a {}."],
         source=src + f"; the {len(NEAR_SHAPES)} shapes not in the ID task", layout="none (generated in memory)",
-        builder=_builder("synthetic-near"), splits=splits("synthetic-near"), expected=expected("synthetic-near")))
+        builder=_builder("synthetic-near"), splits=splits("synthetic-near"), expected=expected("synthetic-near"), ood_kind="near"))
     register_dataset(DatasetInfo(name="synthetic-far", role="ood", classnames=list(TEXTURES), templates=["{} texture."],
         source=src + "; texture-only images, no object", layout="none (generated in memory)",
-        builder=_builder("synthetic-far"), splits=splits("synthetic-far"), expected=expected("synthetic-far")))
+        builder=_builder("synthetic-far"), splits=splits("synthetic-far"), expected=expected("synthetic-far"), ood_kind="far"))
 
 register_synthetic()

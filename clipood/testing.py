@@ -12,8 +12,9 @@ from PIL import Image
 
 from .data import resolve_name
 from .datasets import imagenet_classes
-from .fakedata import (layout_caltech101, layout_dtd, layout_food101, layout_imagenet, layout_ood,
-                              layout_oxford_pets, layout_stanford_cars)
+from .fakedata import (IMAGENET_O_WNIDS, NINCO_CLASSES, layout_caltech101, layout_dtd, layout_food101, layout_imagenet,
+                              layout_imagenet_o, layout_ninco, layout_ood, layout_oxford_pets, layout_ssb_hard, layout_stanford_cars,
+                              ssb_hard_wnids)
 
 # %% auto #0
 __all__ = ['make_fake_root', 'make_toy_notebook']
@@ -41,6 +42,9 @@ _FAKE_LAYOUTS = {
     "sun": lambda root, n, k: layout_ood(root, "sun", n*k),
     "places": lambda root, n, k: layout_ood(root, "places", n*k),
     "texture": lambda root, n, k: layout_dtd(root, _FAKE_DTD[:k], n),
+    "ninco": lambda root, n, k: layout_ninco(root, NINCO_CLASSES[:k], n),
+    "ssb_hard": lambda root, n, k: layout_ssb_hard(root, ssb_hard_wnids(k), n),
+    "imagenet_o": lambda root, n, k: layout_imagenet_o(root, IMAGENET_O_WNIDS[:k], n),
 }
 
 # %% ../nbs/90_testing.ipynb #5ea1bcbb

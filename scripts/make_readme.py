@@ -50,15 +50,18 @@ def results_block(runs=RUNS):
     if not ((runs / "results.parquet").exists() and (runs / "claims.csv").exists()):
         return None
     import pandas as pd
-    from clipood.report import Study, main_tables, md_table, table_caption
+    from clipood.report import kind_studies, main_tables, md_table, table_caption
     res = pd.read_parquet(runs / "results.parquet")
-    st = Study(res)
+    studies = kind_studies(res)  # one per OOD kind: far-OOD and near-OOD sets are averaged separately
+    st = next(iter(studies.values()))
     n_grid = len(json.loads((runs / "runs.json").read_text())) if (runs / "runs.json").exists() else res.run_id.nunique()
     out = [f"Results of the last `make study`: {res.run_id.nunique()} finished runs of the {n_grid} in the grid "
            "(`runs/synthetic/`; the full report with figures: `runs/synthetic/report.html`). "
-           "Main table: OOD metrics averaged over the OOD sets, MCM at τ = 1, energy and entropy at τ = 0.01.", ""]
-    for setting, t in main_tables(st).items():
-        out += [f"**{table_caption(st, setting)}**", "", md_table(t), ""]
+           "Main tables: OOD metrics averaged over the far-OOD and over the near-OOD sets separately, MCM at τ = 1, "
+           "energy and entropy at τ = 0.01.", ""]
+    for sk in studies.values():
+        for setting, t in main_tables(sk).items():
+            out += [f"**{table_caption(sk, setting)}**", "", md_table(t), ""]
     secs = []
     for rid in res.run_id.unique():
         p = runs / rid / "params.json"
@@ -77,8 +80,10 @@ def results_block(runs=RUNS):
             "(same seed = same few-shot images): mean [95 % Student-t interval] over the seeds; a comparison holds when "
             "its interval lies on the claimed side of 0, is contradicted when it lies on the other side, and is "
             "inconclusive otherwise; a claim holds when all its comparisons hold (the report states the rules).", ""]
+    kinds = "ood" in claims and claims.ood.nunique() > 1
     for c in claims.itertuples():
-        out.append(f"- {c.claim}" + (f" [{c.setting}]" if several else "") + f": **{c.verdict}**. {c.evidence}")
+        tags = ([c.setting] if several else []) + ([c.ood] if kinds else [])
+        out.append(f"- {c.claim}" + (f" [{'; '.join(tags)}]" if tags else "") + f": **{c.verdict}**. {c.evidence}")
     return "\n".join(out).strip()
 
 

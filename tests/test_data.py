@@ -57,6 +57,19 @@ def test_builtin_registry():
     assert all(DATASETS[n].expected == {"test": 10_000} for n in ("inaturalist", "sun", "places"))
 
 
+def test_near_and_far_ood():
+    "The paper's four OOD sets are far-OOD for ImageNet-1k, NINCO / SSB-hard / ImageNet-O near-OOD (their papers' counts)"
+    from clipood.data import ood_kind
+    assert [ood_kind(n) for n in ("inaturalist", "sun", "places", "texture", "synthetic-far")] == ["far"] * 5
+    assert [ood_kind(n) for n in ("ninco", "SSB-hard", "imagenet_o", "synthetic-near")] == ["near"] * 4
+    assert {n: DATASETS[n].expected["test"] for n in ("ninco", "ssb_hard", "imagenet_o")} == dict(ninco=5879, ssb_hard=49_000, imagenet_o=2000)
+    assert all(DATASETS[n].ood_kind is None for n in dataset_names("id"))
+    with pytest.raises(ValueError, match="is an ID dataset"):
+        ood_kind("imagenet")
+    with pytest.raises(ValueError, match="must be one of"):
+        register_dataset(DatasetInfo("x-ood", "ood", builder=print, ood_kind="medium"))
+
+
 def test_unknown_name_and_split():
     with pytest.raises(KeyError, match="registered datasets: caltech101, food101, imagenet"):  # sorted: the same whatever registered first
         get_dataset("cifar10")
@@ -490,24 +503,27 @@ def paper_fake(tmp_path_factory):
     root = tmp_path_factory.mktemp("paper") / "fake"
     r = subprocess.run(_script("clipood-fake-data") + [str(root), "-k", "1", "--quiet"], capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
-    assert "wrote 3,659 images" in r.stdout and f"clipood-data-check --root {root}" in r.stdout
+    assert "wrote 4,905 images" in r.stdout and f"clipood-data-check --root {root}" in r.stdout
     return root
 
 
-# counted by hand: K = T = 1 image per class and split; OOD: 1 per MOS concept; DTD: 1 per class in each of 3 splits
+# counted by hand: K = T = 1 image per class and split; OOD: 1 per MOS concept; DTD: 1 per class in each of 3 splits;
+# near-OOD: 1 per class (NINCO 64, SSB-hard 980, ImageNet-O 200) + NINCO's 2 decoys; in all 3,659 + 1,246 = 4,905 images
 PAPER_EXPECTED = {("imagenet", "train"): (1000, 1000), ("imagenet", "test"): (1000, 1000),
                   ("caltech101", "train"): (100, 100), ("caltech101", "test"): (100, 100),
                   ("oxford_pets", "train"): (37, 37), ("oxford_pets", "test"): (37, 37),
                   ("food101", "train"): (101, 101), ("food101", "test"): (101, 101),
                   ("stanford_cars", "train"): (196, 196), ("stanford_cars", "test"): (196, 196),
                   ("inaturalist", "test"): (110, 1), ("sun", "test"): (50, 1), ("places", "test"): (50, 1),
-                  ("texture", "test"): (141, 47)}
+                  ("texture", "test"): (141, 47),
+                  ("ninco", "test"): (64, 64), ("ssb_hard", "test"): (980, 980), ("imagenet_o", "test"): (200, 200)}
 
 
 def test_fake_data_covers_the_paper_grid():
     import yaml
     cfg = yaml.safe_load((Path(__file__).resolve().parents[1] / "configs" / "paper.yaml").read_text())
-    grid = {d for g in cfg["grid"] for d in g["dataset"]} | set(cfg["params"]["ood_datasets"])
+    grid = ({d for g in cfg["grid"] for d in g["dataset"]} | set(cfg["params"]["ood_datasets"])
+            | {o for g in cfg["grid"] for oods in g.get("ood_datasets", []) for o in oods})
     assert {n for n, _ in PAPER_EXPECTED} == grid
 
 
@@ -540,6 +556,10 @@ def test_fake_data_read_by_torchvision(paper_fake):
     assert [(len(d), len(d.classes)) for d in (tvd.StanfordCars(paper_fake, split=s) for s in ("train", "test"))] == [(392, 196), (196, 196)]
     assert all((len(d), len(d.classes)) == (47, 47) for d in (tvd.DTD(paper_fake, split=s, partition=p) for p in (1, 10) for s in ("train", "val", "test")))
     assert [len(tvd.ImageFolder(paper_fake / f)) for f in ("iNaturalist", "SUN", "Places")] == [110, 50, 50]
+    near = [tvd.ImageFolder(paper_fake / f) for f in ("NINCO/NINCO_OOD_classes", "images_largescale/ssb_hard", "imagenet-o")]
+    assert [(len(d), len(d.classes)) for d in near] == [(64, 64), (980, 980), (200, 200)]
+    listed = (paper_fake / "benchmark_imglist" / "imagenet" / "test_ssb_hard.txt").read_text().split("\n")
+    assert sorted(str(paper_fake / "images_largescale" / l.split()[0]) for l in listed if l) == sorted(p for p, _ in near[1].samples)
 
 
 def test_fake_data_check_reports_every_dataset(paper_fake):
