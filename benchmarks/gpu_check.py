@@ -41,7 +41,7 @@ def pretrain_on_gpu(cache_dir):
     return path, dict(seconds=secs, images_per_s=log["images_per_s"], metrics=m, failed=failed_bars(m))
 
 
-QUICK = dict(coop=dict(epochs=10), cocoop=dict(epochs=1), tipf=dict(epochs=5))  # --quick schedules
+QUICK = dict(coop=dict(epochs=10), cocoop=dict(epochs=1), locoop=dict(epochs=10), tipf=dict(epochs=5))  # --quick schedules
 
 
 def methods_cuda_vs_cpu(ckpt, cache_dir, quick=False):
@@ -58,7 +58,9 @@ def methods_cuda_vs_cpu(ckpt, cache_dir, quick=False):
     tr, te = get_dataset("synthetic", "train"), get_dataset("synthetic", "test")
     kw = dict(cache_dir=cache_dir, progress=False)
     pool = few_shot(tr, 16, 1)
-    views, y = image_features(clip, tr, views=10, indices=pool, normalize=False, seed=1, crop_scale=(0.5, 1.0), **kw)
+    local = any(getattr(c, "needs_local", False) for c in METHODS.values())  # LoCoOp trains on the views' local features
+    views, y, *views_local = image_features(clip, tr, views=10, indices=pool, normalize=False, seed=1, crop_scale=(0.5, 1.0),
+                                            local=local, **kw)
     val_idx = validation_split(tr, 4, 1, max_shots=16)
     val_f, val_y = image_features(clip, tr, indices=val_idx, **kw)
     test_f, test_y = image_features(clip, te, **kw)
@@ -71,7 +73,7 @@ def methods_cuda_vs_cpu(ckpt, cache_dir, quick=False):
             m = build_method(name, load_clip("clipood-tiny", pretrained=str(ckpt), seed=0), list(info.classnames),
                              list(info.templates), seed=1, device=dev, progress=False,
                              **(QUICK.get(name, {}) if quick else {}))
-            m.fit(views, y, val_f, val_y)
+            m.fit(views, y, val_f, val_y, **(dict(train_local=views_local[0]) if getattr(m, "needs_local", False) else {}))
             sims = {k: m.similarities(v).float().cpu() for k, v in dict(test=test_f, **ood).items()}
             secs = time.time() - t0
             s = {k: compute("mcm", v, temperature=1.0) for k, v in sims.items()}

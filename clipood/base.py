@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['seed_everything', 'resolve_device', 'seeded', 'tower_dtype', 'autocast', 'grad_scaler', 'frozen', 'as_views',
-           'check_eval_features', 'view_schedule', 'batch_indices', 'Method']
+           'check_eval_features', 'check_local_features', 'view_schedule', 'batch_indices', 'Method']
 
 # %% ../nbs/10_base.ipynb #982e21bc
 import math
@@ -105,6 +105,18 @@ def check_eval_features(features, # (N, D) image features, normalised or not
     "Check `(N, D)` features and L2-normalise them."
     f = torch.as_tensor(features)
     if f.ndim != 2: raise ValueError(f"{name} must have shape (N, D); got {tuple(f.shape)}.")
+    if dim is not None and f.shape[-1] != dim:
+        raise ValueError(f"{name} have dimension {f.shape[-1]} but the model's embedding dimension is {dim}.")
+    return F.normalize(f.float(), dim=-1)
+
+def check_local_features(features, # (N, P, D) local image features (P regions per image), normalised or not
+                         dim:int|None=None, # expected D
+                         name:str="local_features", # argument name used in error messages
+                        ) -> torch.Tensor: # float32, L2-normalised (N, P, D)
+    "Check `(N, P, D)` local features and L2-normalise them."
+    f = torch.as_tensor(features)
+    if f.ndim != 3:
+        raise ValueError(f"{name} must have shape (N, P, D) (clipood.features.image_features(..., local=True)); got {tuple(f.shape)}.")
     if dim is not None and f.shape[-1] != dim:
         raise ValueError(f"{name} have dimension {f.shape[-1]} but the model's embedding dimension is {dim}.")
     return F.normalize(f.float(), dim=-1)

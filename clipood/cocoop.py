@@ -33,6 +33,7 @@ class CoCoOp(CoOp):
     "CoCoOp: CoOp's context plus an image-conditioned bias from a meta-network; batched (images x classes) text tower."
     name = "cocoop"
     label = "CoCoOp"  # the name tables and figures show
+    local_similarities = None  # GL-MCM's local term is not implemented: it would need the image-conditioned prompts again (clipood.experiment.local_support)
     defaults = dict(CoOp.defaults, n_ctx=4, ctx_init="a photo of a", epochs=10, batch_size=1,
                     memory_budget_mb=1024,  # bound on the text tower's estimated activation memory per chunk
                     log_val=False,  # per-epoch validation costs a test pass (C prompts per image); Dassl runs none for CoCoOp

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from fastcore.basics import patch
 from torch.utils.data import DataLoader, Dataset, RandomSampler
 
-from .base import (Method, as_views, autocast, batch_indices, check_eval_features, frozen, grad_scaler, seeded,
+from .base import (Method, as_views, autocast, batch_indices, check_eval_features, check_local_features, frozen, grad_scaler, seeded,
                           view_schedule)
 from .models import image_size, train_transform, COOP_CROP_SCALE
 from .text import encode_from_embeddings, encode_shared_prefix, eot_positions, shared_prefix_supported
@@ -301,6 +301,14 @@ def similarities(self:CoOp, image_features) -> torch.Tensor:
     if self._text_cache is None:
         with torch.no_grad(): self._text_cache = self.text_features()
     return (f @ self._text_cache.T).float().cpu()
+
+@patch
+def local_similarities(self:CoOp, local_features) -> torch.Tensor:
+    "(N, P, C) cosine similarities of every image region to the learned prompts' text features (GL-MCM's local term)."
+    l = check_local_features(local_features, self.embed_dim).to(self.device)
+    if self._text_cache is None:
+        with torch.no_grad(): self._text_cache = self.text_features()
+    return (l @ self._text_cache.T).float().cpu()
 
 @patch
 def _after_load(self:CoOp): self._text_cache = None

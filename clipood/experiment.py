@@ -28,12 +28,14 @@ from .metrics import accuracy, ood_metrics
 from .models import PRECISIONS, check_crop_scale, load_clip, uses_quick_gelu
 from .checkpoints import SYNTHETIC_FORMS, load_synthetic, looks_synthetic, synthetic_seed
 from .cache import check_cache_dir
-from .scores import SCORES, SCORE_PARAMS, compute, takes_temperature
+from .scores import SCORES, SCORE_PARAMS, compute, needs_local, takes_temperature
+from .features import local_kind
 
 # %% auto #0
-__all__ = ['PARAMETERS', 'OPTIONAL', 'resolve_device', 'check_params', 'ExperimentData', 'load_data', 'view_crop_scale',
-           'load_model', 'eval_subset', 'extract_features', 'fit_method', 'score_settings', 'angle_table', 'evaluate',
-           'ExperimentResult', 'write_results', 'reset_peak_memory', 'peak_memory', 'run_experiment']
+__all__ = ['PARAMETERS', 'OPTIONAL', 'NO_LOCAL', 'resolve_device', 'check_params', 'ExperimentData', 'load_data',
+           'view_crop_scale', 'load_model', 'eval_subset', 'extract_features', 'fit_method', 'score_settings',
+           'angle_table', 'local_support', 'evaluate', 'ExperimentResult', 'write_results', 'reset_peak_memory',
+           'peak_memory', 'run_experiment']
 
 # %% ../nbs/21_experiment.ipynb #54d81667
 PARAMETERS = dict(dataset=str, ood_datasets=list, method=str, hparams=dict, backbone=str, pretrained=str, shots=int,
@@ -164,20 +166,29 @@ def eval_subset(n:int, # images in the set
 def extract_features(clip, data:ExperimentData, shots:int, seed:int, views:int, crop_scale, max_shots:int, val_per_class:int,
                      data_root=None, cache_dir=None, batch_size:int=256, num_workers:int=0, progress:bool=False,
                      eval_per_set:int=0, # score at most this many images of the ID test set and of each OOD set (0: all)
+                     local_eval:bool=False, # also the local features of the ID test and OOD sets: test_local, ood_local (GL-MCM)
+                     local_train:bool=False, # also the local features of the training views: train_local (V, N, P, D) (LoCoOp)
                     ) -> dict:
-    "Features of the k-shot views (V, N, D) and their labels, validation, ID test and OOD sets (cached on disk)"
+    "Features of the k-shot views (V, N, D) and their labels, validation, ID test and OOD sets (cached on disk); local ones on request"
     kw = dict(root=data_root, cache_dir=cache_dir, batch_size=batch_size, num_workers=num_workers, progress=progress)
+    # local features are stored as the towers compute them: fp16 under CUDA's fp16 autocast (half the memory), else fp32
+    lkw = dict(local_dtype="float16" if tower_dtype(next(clip.model.parameters()).device) == torch.float16 else "float32")
     pool, kshot = few_shot(data.train, max_shots, seed), few_shot(data.train, shots, seed)
     assert np.isin(kshot, pool).all(), "few_shot must be nested across shots"
     rows = np.searchsorted(pool, kshot)
-    train_all, train_y_all = image_features(clip, data.train, views=views, indices=pool, normalize=False, seed=seed,
-                                            crop_scale=crop_scale, **kw)
+    sel = lambda a: a[:, rows] if views > 1 else a[rows]  # (V, N, ...) for views > 1, (N, ...) for one view
+    train = image_features(clip, data.train, views=views, indices=pool, normalize=False, seed=seed,
+                           crop_scale=crop_scale, local=local_train, **lkw, **kw)
     val_idx = validation_split(data.train, val_per_class, seed, max_shots=max_shots)
     val_f, val_y = image_features(clip, data.train, indices=val_idx, **kw) if len(val_idx) else (None, None)
-    test_f, test_y = image_features(clip, data.test, indices=eval_subset(len(data.test), eval_per_set), **kw)
-    return dict(train=train_all[:, rows] if train_all.ndim == 3 else train_all[rows], train_y=train_y_all[rows],
-                val=val_f, val_y=val_y, test=test_f, test_y=test_y,
-                ood={o: image_features(clip, d, indices=eval_subset(len(d), eval_per_set), **kw)[0] for o, d in data.ood.items()})
+    # with local features, one forward per set gives both (the global ones come from the same file)
+    ev = lambda d: image_features(clip, d, indices=eval_subset(len(d), eval_per_set), local=local_eval, **lkw, **kw)
+    test, ood = ev(data.test), {o: ev(d) for o, d in data.ood.items()}
+    out = dict(train=sel(train[0]), train_y=train[1][rows], val=val_f, val_y=val_y, test=test[0], test_y=test[1],
+               ood={o: r[0] for o, r in ood.items()})
+    if local_train: out["train_local"] = sel(train[2])
+    if local_eval: out.update(test_local=test[2], ood_local={o: r[2] for o, r in ood.items()})
+    return out
 
 # %% ../nbs/21_experiment.ipynb #f153c091
 def fit_method(method:str, hparams:dict, clip, data:ExperimentData, feats:dict, dataset:str, shots:int, seed:int,
@@ -188,7 +199,8 @@ def fit_method(method:str, hparams:dict, clip, data:ExperimentData, feats:dict, 
     torch.manual_seed(seed)
     model = METHODS[method](clip, data.classnames, data.templates, seed=seed, shots=shots, dataset=key,
                             device=device, progress=progress, **hparams)
-    model.fit(feats["train"], feats["train_y"], feats["val"], feats["val_y"])
+    fit_kw = dict(train_local=feats.get("train_local")) if getattr(METHODS[method], "needs_local", False) else {}  # LoCoOp
+    model.fit(feats["train"], feats["train_y"], feats["val"], feats["val_y"], **fit_kw)
     zeroshot = model if method == "zeroshot" else METHODS["zeroshot"](clip, data.classnames, data.templates, seed=seed, device=device,
                                                                       progress=False).fit()
     return model, zeroshot
@@ -216,19 +228,48 @@ def angle_table(sims:dict, sims_zs:dict) -> pd.DataFrame:
                                           angle_deg=np.degrees(np.arccos(np.clip(m, -1, 1))).astype(np.float32))))
     return pd.concat(rows, ignore_index=True)
 
+NO_LOCAL = dict(  # why a method has no local similarities (GL-MCM), recorded in the run's params.json
+    tip="not defined for Tip-Adapter: its cache term compares whole-image features with whole-image cache keys; "
+        "scoring only its CLIP term would be zero-shot CLIP's local term under Tip-Adapter's name",
+    tipf="not defined for Tip-Adapter-F: its cache term compares whole-image features with whole-image cache keys; "
+         "scoring only its CLIP term would be zero-shot CLIP's local term under Tip-Adapter-F's name",
+    cocoop="not implemented for CoCoOp: its image-conditioned prompts would have to be recomputed for the local term")
+
+def local_support(method:str, # a key of METHODS
+                 ) -> str|None: # None when supported, else the reason
+    "Whether method `method` gives local similarities (GL-MCM needs them), and if not, why (a class opts out with `local_similarities = None`)"
+    if callable(getattr(METHODS[method], "local_similarities", None)): return None
+    return NO_LOCAL.get(method, f"{METHODS[method].__name__} has no local_similarities")
+
+def _local_values(model, sims:np.ndarray, local, settings:list, device, chunk:int=256) -> list:
+    "Each (score, temperature, kwargs) setting of a local score on one set, chunk by chunk of images"
+    out = [[] for _ in settings]
+    for a in range(0, len(local), chunk):
+        with torch.no_grad(): ls = model.local_similarities(local[a:a + chunk].to(device)).float().cpu().numpy()
+        for i, (s, _, kw) in enumerate(settings): out[i].append(compute(s, sims[a:a + chunk], local_sims=ls, **kw))
+    return [np.concatenate(v) for v in out]
+
 def evaluate(model, zeroshot, feats:dict, ood_names:dict, scores:list, temperatures:list, meta:dict, device, save_scores:bool=True) -> tuple:
-    "(metrics, per-sample scores or None, angles) of a fitted method; `ood_names`: OOD name -> key of `feats['ood']`"
+    "(metrics, per-sample scores or None, angles) of a fitted method; `ood_names`: OOD name -> key of `feats['ood']`; GL-MCM needs feats' test_local/ood_local"
     sims = {"id": _sims(model, feats["test"], device), **{o: _sims(model, f, device) for o, f in feats["ood"].items()}}
     sims_zs = sims if model is zeroshot else {"id": _sims(zeroshot, feats["test"], device),
                                               **{o: _sims(zeroshot, f, device) for o, f in feats["ood"].items()}}
     nan = float("nan")
     metric_rows = [dict(meta, ood_dataset="", score="", temperature=nan, metric="id_accuracy", value=accuracy(sims["id"], feats["test_y"])),
                    dict(meta, ood_dataset="", score="", temperature=nan, metric="id_accuracy_zeroshot", value=accuracy(sims_zs["id"], feats["test_y"]))]
-    score_rows = []
+    score_rows, settings = [], list(score_settings(scores, temperatures, model.logit_scale))
+    local_settings, local_vals = [x for x in settings if needs_local(x[0])], {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tiny temperatures under/overflow harmlessly
-        for s, t, kw in score_settings(scores, temperatures, model.logit_scale):
-            values = {k: compute(s, v, **kw) for k, v in sims.items()}
+        if local_settings and feats.get("test_local") is not None and callable(getattr(model, "local_similarities", None)):
+            for k, lf in (("id", feats["test_local"]), *feats["ood_local"].items()):
+                for (s, t, _), v in zip(local_settings, _local_values(model, sims[k], lf, local_settings, device)):
+                    local_vals.setdefault((s, t), {})[k] = v
+        for s, t, kw in settings:
+            if needs_local(s):
+                if (s, t) not in local_vals: continue  # no local similarities for this method: run_experiment records why
+                values = local_vals[(s, t)]
+            else: values = {k: compute(s, v, **kw) for k, v in sims.items()}
             for o, key in ood_names.items():
                 for name, v in ood_metrics(values["id"], values[key]).items():
                     metric_rows.append(dict(meta, ood_dataset=o, score=s, temperature=t, metric=name, value=float(v)))
@@ -309,12 +350,17 @@ def run_experiment(dataset:str, ood_datasets:list, method:str, hparams:dict, bac
     print(f"model {clip.model_id} on {dev} ({time.time() - t0:.1f} s)")
     t0 = time.time()
     crop = view_crop_scale(method, crop_scale)
+    local_scores, no_local = [s for s in scores if needs_local(s)], local_support(method)
+    skipped = {s: no_local for s in local_scores} if no_local else {}
+    for s, why in skipped.items(): print(f"score {s} skipped: {why}")
+    local_eval, local_train = bool(local_scores) and not no_local, bool(getattr(METHODS[method], "needs_local", False))
     feats = extract_features(clip, data, shots, seed, views, crop, max_shots, val_per_class, data_root, cache_dir,
-                             batch_size, num_workers, progress, eval_per_set)
+                             batch_size, num_workers, progress, eval_per_set, local_eval=local_eval, local_train=local_train)
     t_features = time.time() - t0
     print(f"features: train {tuple(feats['train'].shape)} (crop {crop[0]}-{crop[1]}), "
           f"val {None if feats['val'] is None else tuple(feats['val'].shape)}, "
-          f"test {tuple(feats['test'].shape)}, OOD {', '.join(f'{k} {tuple(v.shape)}' for k, v in feats['ood'].items())} ({t_features:.1f} s)")
+          f"test {tuple(feats['test'].shape)}, OOD {', '.join(f'{k} {tuple(v.shape)}' for k, v in feats['ood'].items())} ({t_features:.1f} s)"
+          + (f"; local: {', '.join(f'{k} {tuple(feats[k].shape)}' for k in ('train_local', 'test_local') if k in feats)}" if local_eval or local_train else ""))
     t0 = time.time()
     model, zeroshot = fit_method(method, hparams, clip, data, feats, dataset, shots, seed, dev, progress)
     t_fit = time.time() - t0
@@ -329,6 +375,8 @@ def run_experiment(dataset:str, ood_datasets:list, method:str, hparams:dict, bac
                     n_classes=len(data.classnames), n_train=int(len(feats["train_y"])), n_val=0 if feats["val_y"] is None else int(len(feats["val_y"])),
                     n_test=int(len(feats["test_y"])), n_ood={k: int(len(v)) for k, v in feats["ood"].items()},
                     fingerprints={"train": data.train.fingerprint, "test": data.test.fingerprint, **{k: d.fingerprint for k, d in data.ood.items()}},
+                    skipped_scores=skipped,  # score -> why it was not computed (GL-MCM for methods without local similarities)
+                    local_features=dict(kind=local_kind(clip.model), eval=local_eval, train=local_train) if local_eval or local_train else None,
                     seconds=dict(features=round(t_features, 2), fit=round(t_fit, 2), evaluate=round(t_eval, 2), total=round(time.time() - t_start, 2)),
                     memory=peak_memory(dev),
                     versions=dict(clipood=clipood.__version__, torch=torch.__version__, open_clip=open_clip.__version__,

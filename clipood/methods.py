@@ -9,6 +9,7 @@ __all__ = ['METHODS', 'get_method', 'build_method']
 from .base import Method
 from .cocoop import CoCoOp
 from .coop import CoOp
+from .locoop import LoCoOp
 from .tip import TipAdapter
 from .tipf import TipAdapterF
 from .zeroshot import ZeroShotCLIP
@@ -18,6 +19,7 @@ METHODS: dict[str, type[Method]] = {
     "zeroshot": ZeroShotCLIP,
     "coop": CoOp,
     "cocoop": CoCoOp,
+    "locoop": LoCoOp,
     "tip": TipAdapter,
     "tipf": TipAdapterF,
 }

@@ -38,7 +38,7 @@ KEYS = ["dataset", "backbone", "pretrained", "method", "shots", "seed"]  # what 
 SETTING = ["dataset", "backbone", "pretrained"]            # one main table and one set of verdicts per setting
 PAPER_SCORES = ["ms", "mcm", "msp"]                        # the scores the paper compares
 PROMPT_LEARNERS, ADAPTERS = ("coop", "cocoop"), ("tip", "tipf")  # the paper's two families of fine-tuning
-TABLE_TEMPERATURES = {"mcm": 1.0, "energy": 0.01, "entropy": 0.01}  # the report's default table temperatures
+TABLE_TEMPERATURES = {"mcm": 1.0, "energy": 0.01, "entropy": 0.01, "glmcm": 1.0}  # the report's default table temperatures
 
 def method_label(m:str) -> str:
     "The display name of method `m` (its class's `label`), or `m` itself"

@@ -49,6 +49,7 @@ class TipAdapter(ZeroShotCLIP):
     "Tip-Adapter: zero-shot CLIP plus a training-free cache of few-shot features; alpha/beta searched on validation data."
     name = "tip"
     label = "Tip-Adapter"  # the name tables and figures show
+    local_similarities = None  # GL-MCM's local term is not defined for the cache term (clipood.experiment.local_support); not zero-shot CLIP's
     crop_scale = (0.5, 1.0)  # the reference's cache views: RandomResizedCrop(scale 0.5-1, bicubic) + flip
     defaults = dict(ZeroShotCLIP.defaults,
                     alpha=1.17,  # initial residual ratio (3 on Caltech-101 and Stanford-Cars: the dataset registry's `method_defaults`)

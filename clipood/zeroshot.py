@@ -8,7 +8,7 @@ __all__ = ['ZeroShotCLIP']
 # %% ../nbs/11_zeroshot.ipynb #7a5112ef
 import torch
 
-from .base import Method, check_eval_features
+from .base import Method, check_eval_features, check_local_features
 from .text import class_prototypes
 
 # %% ../nbs/11_zeroshot.ipynb #925d7d7c
@@ -39,3 +39,8 @@ class ZeroShotCLIP(Method):
         "(N, C) cosine similarities $f^\\top t_c$."
         f = check_eval_features(image_features, self.embed_dim).to(self.device)
         return (f @ self.prototypes.T).float().cpu()
+
+    def local_similarities(self, local_features) -> torch.Tensor:
+        "(N, P, C) cosine similarities of every image region to the prototypes (GL-MCM's local term)."
+        l = check_local_features(local_features, self.embed_dim).to(self.device)
+        return (l @ self.prototypes.T).float().cpu()

@@ -41,7 +41,7 @@ SECTIONS = [
     ("Metrics and scores", ["00_metrics", "01_scores"]),
     ("Models and data", ["02_models", "02b_text", "03_data", "03a_datasets", "03b_fewshot", "03c_datacheck", "03d_fakedata",
                          "04_synthetic", "05_features", "06_pretrain", "06a_checkpoints", "07_cache"]),
-    ("The methods", ["10_base", "11_zeroshot", "12_coop", "13_cocoop", "14_tip", "15_tipf", "19_methods"]),
+    ("The methods", ["10_base", "11_zeroshot", "12_coop", "13_cocoop", "14_tip", "15_tipf", "18_locoop", "19_methods"]),
     ("The experiment", ["20_grid", "21_experiment", "experiments/run"]),
     ("The sweep", ["23_sweep", "24_collect", "25_study"]),
     ("The report", ["22_report", "report", "study_report"]),

@@ -61,15 +61,19 @@ def data(clip):
 @pytest.mark.parametrize("name", sorted(METHODS))
 def test_protocol_and_state_roundtrip(clip, data, name):
     (trf, try_), (vaf, vay), (tef, _) = data
-    kw = dict(epochs=2, progress=False) if name in ("coop", "cocoop", "tipf") else {}
-    if name in ("coop", "cocoop"): kw.update(batch_size=8)
-    m = build_method(name, clip, CLASSES, TEMPLATES, seed=0, **kw).fit(trf, try_, vaf, vay)
+    kw = dict(epochs=2, progress=False) if name in ("coop", "cocoop", "locoop", "tipf") else {}
+    if name in ("coop", "cocoop", "locoop"): kw.update(batch_size=8)
+    fit_kw = dict(train_local=trf[:, :, None] + torch.randn(*trf.shape[:2], 3, trf.shape[-1])) if name == "locoop" else {}  # 3 regions
+    m = build_method(name, clip, CLASSES, TEMPLATES, seed=0, **kw).fit(trf, try_, vaf, vay, **fit_kw)
     s = m.similarities(tef)
     assert s.shape == (len(tef), len(CLASSES)) and s.dtype == torch.float32 and torch.isfinite(s).all()
     torch.testing.assert_close(m.logits(tef), m.logit_scale * s)
     buf = io.BytesIO(); torch.save(m.state_dict(), buf); buf.seek(0)
     m2 = build_method(name, clip, CLASSES, TEMPLATES, seed=5).load_state_dict(torch.load(buf, weights_only=False))
     torch.testing.assert_close(m2.similarities(tef), s, atol=1e-6, rtol=0)
+    if callable(getattr(m, "local_similarities", None)):  # GL-MCM's local term: every region is scored like an image
+        loc = torch.stack([tef, -tef], 1)
+        torch.testing.assert_close(m.local_similarities(loc)[:, 1], m.similarities(-tef), atol=1e-6, rtol=0)
 
 
 def test_bad_inputs(clip, data):

@@ -158,7 +158,7 @@ def test_torch_matches_numpy(dtype):
 
 # ---------------------------------------------------------------- errors
 def test_unknown_name():
-    with pytest.raises(KeyError, match="unknown OOD score 'maxlogit'; valid names: ms, mcm, msp, energy, entropy"):
+    with pytest.raises(KeyError, match="unknown OOD score 'maxlogit'; valid names: ms, mcm, msp, energy, entropy, glmcm"):
         compute("maxlogit", rand_sims())
 
 
@@ -193,3 +193,16 @@ def test_bad_logit_scale(bad):
 ])
 def test_bad_sims(name, sims, match):
     with pytest.raises(ValueError, match=match): compute(name, sims)
+
+
+# ---------------------------------------------------------------- GL-MCM
+def test_glmcm_against_scipy():
+    "GL-MCM = MCM of the global row + local_weight * the largest MCM of any region, each a scipy softmax"
+    from clipood.scores import glmcm
+    rng = np.random.default_rng(3)
+    s, loc = rng.uniform(-1, 1, (30, 6)), rng.uniform(-1, 1, (30, 9, 6))
+    for t, w in ((1.0, 1.0), (0.1, 0.5), (0.01, 0.0)):
+        ref = softmax(s / t, axis=1).max(1) + w * softmax(loc / t, axis=2).max(axis=(1, 2))
+        np.testing.assert_allclose(glmcm(s, loc, temperature=t, local_weight=w), ref, rtol=1e-10)
+        np.testing.assert_allclose(compute("glmcm", s, local_sims=loc, temperature=t, local_weight=w), ref, rtol=1e-10)
+    with pytest.raises(ValueError, match="score 'glmcm' needs local_sims"): compute("glmcm", s)
