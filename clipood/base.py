@@ -198,7 +198,10 @@ class Method:
         "Dimension D of the joint image-text embedding."
         v = getattr(self.model, "visual", None)
         if v is not None and getattr(v, "output_dim", None): return int(v.output_dim)
-        return int(self.model.text_projection.shape[-1])
+        proj = getattr(getattr(self.model, "text", self.model), "text_projection", None)  # CustomTextCLIP / CoCa: on .text
+        if isinstance(proj, torch.nn.Linear): return int(proj.out_features)  # SigLIP: a Linear with bias (its timm image tower has no output_dim)
+        if proj is None: raise TypeError(f"cannot tell the embedding dimension of {type(self.model).__name__}: no visual.output_dim, no text_projection")
+        return int(proj.shape[-1])
 
     def fit(self, train_features, train_labels, val_features=None, val_labels=None):
         "Fit on raw training features (V, N, D) or (N, D); validation features only for model selection."

@@ -205,8 +205,10 @@ def synthetic_checkpoint(name:str="clipood-tiny", # a clipood-tiny* config
                          assets=None, # shipped files and manifest (None: the package's)
                         ) -> Path:
     "The checkpoint file of the synthetic-pretrained (name, seed): shipped if fresh, else the cache's (pretrained if needed)"
-    if not name.startswith("clipood-tiny"):
-        raise ValueError(f"pretrained='synthetic' exists only for the clipood-tiny* models, not {name!r}")
+    if name not in clipood.models.SYNTHETIC_MODELS:
+        raise ValueError(f"pretrained='synthetic' exists only for the clipood-tiny models clipood pretrains, {clipood.models.SYNTHETIC_MODELS}, "
+                         f"not {name!r} (clipood.pretrain trains with CLIP's softmax contrastive loss; other families "
+                         "such as clipood-tiny-siglip / clipood-tiny-coca run with random weights: pretrained=None)")
     entry = manifest_entry(name, seed, assets)
     why = (f"no shipped checkpoint of {name} (seed {seed}) in {assets_dir(assets) / MANIFEST}" if entry is None else
            (f"the shipped {entry['file']} is not used: {r}" if (r := stale_reason(entry, recipe)) else None))
@@ -245,7 +247,7 @@ def recreate(name:str="clipood-tiny", # a clipood-tiny* config
              evaluate_fn=None, # quality metrics of a LoadedCLIP (None: clipood.pretrain.evaluate)
             ) -> dict:
     "Pretrain (name, seed) into the cache, check the quality bars on the fp16-rounded weights, ship it; returns the entry"
-    if not name.startswith("clipood-tiny"): raise ValueError(f"only the clipood-tiny* models are shipped, not {name!r}")
+    if name not in clipood.models.SYNTHETIC_MODELS: raise ValueError(f"only the clipood-tiny* models are shipped, and only those clipood pretrains, {clipood.models.SYNTHETIC_MODELS}; not {name!r}")
     path = ensure_pretrained(name, seed, cache_dir, recipe=recipe, force=repretrain, device=device, progress=progress, threads=threads)
     clip = clipood.models.load_clip(name, str(path))
     round_to_fp16_(clip.model)
@@ -272,7 +274,7 @@ def ship_cli(argv=None):
     a = p.parse_args(argv)
     if a.seed < 0: p.error("--seed must be >= 0")
     if a.threads < 1: p.error("--threads must be >= 1")
-    if not a.model.startswith("clipood-tiny"): p.error(f"only the clipood-tiny* models are shipped, not {a.model!r}")
+    if a.model not in clipood.models.SYNTHETIC_MODELS: p.error(f"only the clipood-tiny* models are shipped, and only those clipood pretrains, {clipood.models.SYNTHETIC_MODELS}; not {a.model!r}")
     try: e = recreate(a.model, a.seed, a.cache_dir, repretrain=a.repretrain, force=a.force, device=a.device, threads=a.threads, assets=a.assets)
     except ValueError as err:
         print(f"clipood-ship: {err}", file=sys.stderr); return 1

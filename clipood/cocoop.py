@@ -15,7 +15,7 @@ import torch.nn.functional as F
 
 from .base import autocast, check_eval_features
 from .coop import CoOp
-from .text import encode_from_embeddings
+from .text import _text_parts, encode_from_embeddings
 
 # %% ../nbs/13_cocoop.ipynb #75f454ff
 def text_tower_bytes_per_prompt(model, # open_clip CLIP
@@ -23,8 +23,9 @@ def text_tower_bytes_per_prompt(model, # open_clip CLIP
                                 train:bool, # activations kept for backward (all layers) or not (about two layers live)
                                ) -> int:
     "Rough activation memory (bytes, float32) of one prompt in the text tower."
-    blocks = model.transformer.resblocks
-    W, heads = model.transformer.width, blocks[0].attn.num_heads
+    tower = _text_parts(model).transformer  # CLIP keeps it on the model, CustomTextCLIP / CoCa on .text
+    blocks = tower.resblocks
+    W, heads = tower.width, blocks[0].attn.num_heads
     per_layer = length * (16 * W + 2 * heads * length) * 4  # residual, LN, qkv, attention probs, MLP (4W, twice)
     return per_layer * (len(blocks) if train else 2)
 
@@ -71,8 +72,8 @@ class CoCoOp(CoOp):
                                   truncate:bool|None=None,
                                  ) -> torch.Tensor: # (B*C, D) normalised, or the slice's rows
         "Features of every image's prompts for every class, as one batch through the text tower."
-        trunc = self.truncate if truncate is None else truncate
-        B, C, M = len(f), self.n_classes, self.n_ctx_
+        trunc = (self.truncate if truncate is None else truncate) and self.exact_truncation
+        B, C, M, S = len(f), self.n_classes, self.n_ctx_, self.n_start
         bias = self.meta_net(f)  # (B, W)
         rows = torch.arange(B * C, device=f.device)[pairs if pairs is not None else slice(None)]
         img, cls = rows // C, rows % C
@@ -83,7 +84,7 @@ class CoCoOp(CoOp):
             return F.normalize(t.float(), dim=-1)
         emb, ids = self.prompt_embeddings(truncate=trunc)  # (C, L, W) with the shared context
         emb = emb[cls]  # (P, L, W)
-        emb = torch.cat([emb[:, :1], emb[:, 1:1 + M] + bias[img][:, None], emb[:, 1 + M:]], dim=1)
+        emb = torch.cat([emb[:, :S], emb[:, S:S + M] + bias[img][:, None], emb[:, S + M:]], dim=1)
         with autocast(self.device):
             t = encode_from_embeddings(self.model, emb, ids[cls], truncate=trunc)
         return F.normalize(t.float(), dim=-1)

@@ -19,7 +19,9 @@ from torch.utils.data import DataLoader, Dataset, RandomSampler
 from .base import (Method, as_views, autocast, batch_indices, check_eval_features, check_local_features, frozen, grad_scaler, seeded,
                           view_schedule)
 from .models import image_size, train_transform, COOP_CROP_SCALE
-from .text import encode_from_embeddings, encode_shared_prefix, eot_positions, shared_prefix_supported
+from .features import _mean_std
+from .text import (encode_from_embeddings, encode_shared_prefix, prompt_layout, shared_prefix_supported,
+                          token_embedding, truncation_exact, words_end)
 
 # %% ../nbs/12_coop.ipynb #a3514308
 def coop_lr(epoch:int, # 0-based epoch
@@ -91,10 +93,11 @@ class CoOp(Method):
 
     def _build_prompts(self):
         "Tokenise the prompts once; keep prefix/suffix embeddings and the token ids (for the EOS position)."
-        emb_layer = self.model.token_embedding
+        emb_layer = token_embedding(self.model)
+        start, end_id = prompt_layout(self.tokenizer)  # CLIP: [SOS] before the words; SigLIP's T5 tokenizer: nothing
         if self.ctx_init:
             words = self.ctx_init.replace("_", " ").strip()
-            n_ctx = int(eot_positions(self.tokenizer([words]))[0]) - 1  # tokens between SOS and EOS
+            n_ctx = int(words_end(self.tokenizer([words]), start, end_id)[0]) - start  # the words' tokens
             if n_ctx < 1: raise ValueError(f"ctx_init={self.ctx_init!r} has no tokens.")
         else:
             n_ctx, words = int(self.n_ctx), " ".join(["X"] * int(self.n_ctx))
@@ -102,18 +105,19 @@ class CoOp(Method):
         self.n_ctx_, self.ctx_words = n_ctx, words
         prompts = [f"{words} {c.replace('_', ' ')}." for c in self.classnames]
         ids = self.tokenizer(prompts).to(self.device)
-        eot = eot_positions(ids, self.model)
-        if (eot >= ids.shape[1] - 1).any() or (ids[:, -1] != 0).any():
+        eot = words_end(ids, start, end_id)  # CLIP: the EOT position
+        if (eot >= ids.shape[1] - 1).any():
             raise ValueError(f"some prompts are longer than the text tower's context ({ids.shape[1]} tokens); "
                              "shorten the class names or use fewer context tokens.")
-        self.full_len = ids.shape[1]
-        self.trunc_len = int(eot.max()) + 1
-        self.tail_lens = eot + 1 - (1 + n_ctx)  # (C,) tokens after the context, up to and including EOS
+        self.n_start, self.full_len = start, ids.shape[1]
+        self.exact_truncation = truncation_exact(self.model)  # False for SigLIP / CoCa towers: they always see the full context
+        self.trunc_len = int(eot.max()) + 1 if self.exact_truncation else self.full_len
+        self.tail_lens = eot + 1 - (start + n_ctx)  # (C,) tokens after the context, up to and including EOS
         with torch.no_grad(): emb = emb_layer(ids).float()
         self.token_ids = ids
-        self.prefix = emb[:, :1]  # (C, 1, W) SOS
-        self.suffix = emb[:, 1 + n_ctx:]  # (C, L - 1 - M, W) class tokens, ".", EOS, padding
-        self._init_words = emb[0, 1:1 + n_ctx].clone()  # (M, W) embeddings of ctx_init's words
+        self.prefix = emb[:, :start]  # (C, 1, W) SOS (CLIP); (C, 0, W) for a tokenizer without a start token
+        self.suffix = emb[:, start + n_ctx:]  # (C, L - 1 - M, W) class tokens, ".", EOS, padding
+        self._init_words = emb[0, start:start + n_ctx].clone()  # (M, W) embeddings of ctx_init's words
 
     def _init_params(self):
         if self.ctx_init: ctx = self._init_words.clone()
@@ -135,14 +139,14 @@ class CoOp(Method):
         ctx = self.ctx if ctx is None else ctx
         L = self.trunc_len if (self.truncate if truncate is None else truncate) else self.full_len
         if ctx.ndim == 2: ctx = ctx[None].expand(self.n_classes, -1, -1)
-        emb = torch.cat([self.prefix, ctx, self.suffix[:, :L - 1 - self.n_ctx_]], dim=1)
+        emb = torch.cat([self.prefix, ctx, self.suffix[:, :L - self.n_start - self.n_ctx_]], dim=1)
         return emb, self.token_ids[:, :L]
 
     def text_features(self, truncate:bool|None=None, # None: the `truncate` hyper-parameter
                       classes:torch.Tensor|None=None, # subset of class indices (None: all C)
                      ) -> torch.Tensor:
         "(C, D) L2-normalised features of the learned prompts (differentiable w.r.t. the context)."
-        trunc = self.truncate if truncate is None else truncate
+        trunc = (self.truncate if truncate is None else truncate) and self.exact_truncation
         cls = torch.arange(self.n_classes, device=self.device) if classes is None else classes.to(self.device)
         if trunc and self._use_shared_prefix():
             prefix = torch.cat([self.prefix[:1], self.ctx[None]], dim=1)  # (1, 1 + M, W), same for every class
@@ -150,7 +154,7 @@ class CoOp(Method):
         emb, ids = self.prompt_embeddings(truncate=trunc)
         if classes is not None:
             emb, ids = emb[cls], ids[cls]
-            if trunc: L = int(self.tail_lens[cls].max()) + 1 + self.n_ctx_; emb, ids = emb[:, :L], ids[:, :L]
+            if trunc: L = int(self.tail_lens[cls].max()) + self.n_start + self.n_ctx_; emb, ids = emb[:, :L], ids[:, :L]
         with autocast(self.device):
             t = encode_from_embeddings(self.model, emb, ids, truncate=trunc)
         return F.normalize(t.float(), dim=-1)
@@ -163,7 +167,7 @@ class CoOp(Method):
                       prefix_index:torch.Tensor|None=None, # (N,) its prefix (None: prefix 0)
                      ) -> torch.Tensor: # (N, D) unnormalised features, in the order of `cls`
         "Run the class tails of N prompts, grouped by tail length so that no tail carries padding."
-        Lp = 1 + self.n_ctx_
+        Lp = self.n_start + self.n_ctx_
         lens = self.tail_lens[cls]
         outs, rows_all = [], []
         for Lt in lens.unique().tolist():
@@ -281,7 +285,7 @@ def fit_images(self:CoOp, dataset, # items (PIL image, label); e.g. `clipood.dat
     targets = getattr(dataset, "targets", None)
     y = torch.as_tensor([targets[i] for i in indices] if targets is not None else [dataset[i][1] for i in indices])
     as_views(torch.zeros(len(y), 1), y, self.n_classes)  # label checks
-    ds = _Augmented(dataset, indices, train_transform(image_size(self.model), scale=crop_scale))
+    ds = _Augmented(dataset, indices, train_transform(image_size(self.model), *_mean_std(self.clip.preprocess), scale=crop_scale))
     gen = torch.Generator().manual_seed(self.seed)
     loader = DataLoader(ds, batch_size=self.batch_size, sampler=RandomSampler(ds, generator=gen),
                         drop_last=len(ds) >= self.batch_size, num_workers=num_workers)

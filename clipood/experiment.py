@@ -25,7 +25,7 @@ from .fewshot import few_shot, validation_split
 from .base import tower_dtype
 from .methods import METHODS
 from .metrics import accuracy, ood_metrics
-from .models import PRECISIONS, check_crop_scale, load_clip, uses_quick_gelu
+from .models import PRECISIONS, SYNTHETIC_MODELS, check_crop_scale, load_clip, uses_quick_gelu
 from .checkpoints import SYNTHETIC_FORMS, load_synthetic, looks_synthetic, synthetic_seed
 from .cache import check_cache_dir
 from .scores import SCORES, SCORE_PARAMS, compute, needs_local, takes_temperature
@@ -98,8 +98,9 @@ def _check_values(dataset, ood_datasets, method, hparams, backbone, pretrained, 
     if backbone not in open_clip.list_models(): p.append(f"backbone {backbone!r} is not an open_clip model (clipood-tiny, ViT-B-16, ViT-L-14, ...)")
     if looks_synthetic(pretrained) and synthetic_seed(pretrained) is None:
         p.append(f"pretrained={pretrained!r} is not a synthetic checkpoint name; valid: {SYNTHETIC_FORMS}")
-    elif looks_synthetic(pretrained) and not backbone.startswith("clipood-tiny"):
-        p.append(f"pretrained={pretrained!r} exists only for the clipood-tiny* models, not {backbone!r}")
+    elif looks_synthetic(pretrained) and backbone not in SYNTHETIC_MODELS:
+        p.append(f"pretrained={pretrained!r} exists only for the clipood-tiny models clipood pretrains, {SYNTHETIC_MODELS}, not {backbone!r} "
+                 "(other families: pretrained='' for random weights, or their open_clip tag)")
     if precision not in PRECISIONS: p.append(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     try: dev = resolve_device(device)
     except RuntimeError as e: p.append(f"device {device!r} is not a torch device: {e}")

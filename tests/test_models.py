@@ -250,3 +250,145 @@ def test_vitb16_openai_tag_from_the_url_cache(vitb16, tmp_path, monkeypatch):
     clip = load_clip("ViT-B-16", "openai", hub_cache_dir=str(tmp_path))
     assert clip.model_id == "ViT-B-16@openai" and M.uses_quick_gelu(clip)
     assert _close(_features(clip, vitb16["x"]), vitb16["feats"]["qg"])
+
+
+# ---------------------------------------------------------------- other vision-language families: SigLIP, CoCa
+# Random weights of the real architectures (open_clip's ViT-B-16-SigLIP and coca_ViT-B-32 configs, built
+# offline) and the project's tiny configs of the same families. Independent references: open_clip's own
+# encode_text / build_zero_shot_classifier, and the prompt CoOp splices equals the tokenised prompt.
+from clipood.methods import METHODS, CoOp, build_method
+from clipood.models import TokenizerNotFoundError
+from clipood.text import _check_text_invariant, prompt_layout, shared_prefix_supported, truncation_exact
+
+
+class T5StandIn:
+    """SigLIP's tokenizer layout (no start token; the words; EOS = 1; padded with 1) over CLIP's BPE ids folded
+    into a `vocab`-token vocabulary. A stand-in for random-weight tests: timm/ViT-B-16-SigLIP's Hugging Face
+    tokenizer is not cached here (random weights have no vocabulary to honour)."""
+    def __init__(self, context_length=64, vocab=32000):
+        self.bpe, self.context_length, self.vocab = open_clip.SimpleTokenizer(), context_length, vocab
+    def __call__(self, texts):
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        out = torch.ones(len(texts), self.context_length, dtype=torch.long)
+        for i, t in enumerate(texts):
+            w = [2 + x % (self.vocab - 2) for x in self.bpe.encode(t)][: self.context_length - 1]
+            out[i, :len(w)] = torch.tensor(w, dtype=torch.long)
+        return out
+
+
+FAMILY_MODELS = ["ViT-B-16-SigLIP", "coca_ViT-B-32", "clipood-tiny-siglip", "clipood-tiny-coca", "clipood-tiny"]
+CLASSES3 = ["dog", "red star", "sea lion"]
+
+
+@pytest.fixture(scope="module")
+def family():
+    "name -> LoadedCLIP with random weights (seed 0), built once per module"
+    built = {}
+    def get(name):
+        if name not in built:
+            tok = T5StandIn() if name == "ViT-B-16-SigLIP" else None
+            built[name] = load_clip(name, seed=0, tokenizer=tok)
+        return built[name]
+    return get
+
+
+def test_siglip_tokenizer_missing_fails_fast_with_the_fix(tmp_path, monkeypatch):
+    "Without transformers / a cached timm/ViT-B-16-SigLIP, load_clip names the fixes before building anything"
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    t0 = time.time()
+    with pytest.raises(TokenizerNotFoundError) as e:
+        load_clip("ViT-B-16-SigLIP", hub_cache_dir=tmp_path)
+    assert time.time() - t0 < 5  # no model was built (that takes seconds)
+    for part in ("huggingface-cli download timm/ViT-B-16-SigLIP", "pip install transformers", "tokenizer=", "'webli'"):
+        assert part in str(e.value), part
+
+
+def test_family_classes_and_heads(family):
+    "The real architectures build offline with their families' classes, towers and heads"
+    sig, coca = family("ViT-B-16-SigLIP"), family("coca_ViT-B-32")
+    assert type(sig.model).__name__ == "CustomTextCLIP" and type(sig.model.visual).__name__ == "TimmModel"
+    assert sig.model.text.attn_mask is None and sig.model.text.pool_type == "last"
+    assert float(sig.model.logit_bias) == pytest.approx(-10.0)
+    assert type(coca.model).__name__ == "CoCa" and coca.model.text.cls_emb is not None
+    for clip in (sig, coca):
+        assert not truncation_exact(clip) and not shared_prefix_supported(clip.model)
+    assert truncation_exact(family("clipood-tiny"))
+    assert prompt_layout(sig.tokenizer) == (0, 1) and prompt_layout(coca.tokenizer) == (1, coca.tokenizer.eot_token_id)
+
+
+@pytest.mark.parametrize("name", FAMILY_MODELS)
+def test_family_encode_image(family, name):
+    clip = family(name)
+    s = M.image_size(clip)
+    x = torch.randn(2, 3, s, s, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad(): f = clip.model.encode_image(x, normalize=False)
+    m = build_method("zeroshot", clip, CLASSES3, "a photo of a {}.", device="cpu")
+    assert f.shape == (2, m.embed_dim) and torch.isfinite(f).all() and f.abs().max() > 0
+
+
+@pytest.mark.parametrize("name", FAMILY_MODELS)
+def test_family_text_path_equals_encode_text(family, name):
+    "encode_from_embeddings(token_embedding(ids)) == model.encode_text(ids, normalize=False), truncated or not"
+    _check_text_invariant(family(name), TEXTS)
+
+
+@pytest.mark.parametrize("name", FAMILY_MODELS)
+def test_family_class_prototypes_match_open_clip(family, name):
+    clip = family(name)
+    templates = ["a photo of a {}.", "a blurry photo of the {}."]
+    ours = class_prototypes(clip, clip.tokenizer, CLASSES3, templates, batch_size=4)
+    with torch.no_grad():
+        ref = open_clip.build_zero_shot_classifier(clip.model, clip.tokenizer, CLASSES3, templates, use_tqdm=False).T
+    torch.testing.assert_close(ours, ref.float(), atol=1e-5, rtol=1e-5)
+
+
+def _fake_features(D, n_per=2, C=3, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    centers = torch.randn(C, D, generator=g)
+    y = torch.arange(C).repeat_interleave(n_per)
+    return centers[y] + 0.5 * torch.randn(len(y), D, generator=g), y
+
+
+@pytest.mark.parametrize("name", FAMILY_MODELS)
+def test_family_coop_prompt_and_one_step(family, name):
+    """CoOp initialised from 'a photo of a' splices exactly the tokenised prompt 'a photo of a {class}.'
+    (the zero-shot prototypes); one optimiser step then moves the context and keeps everything finite."""
+    clip = family(name)
+    m = CoOp(clip, CLASSES3, ctx_init="a photo of a", epochs=1, batch_size=4, max_steps=1, progress=False, device="cpu")
+    with torch.no_grad(): before = m.text_features()
+    ref = class_prototypes(clip, clip.tokenizer, CLASSES3, ["a photo of a {}."])
+    torch.testing.assert_close(before, ref, atol=2e-5, rtol=1e-5)
+    ctx0 = m.ctx.detach().clone()
+    f, y = _fake_features(m.embed_dim)
+    m.fit(f, y)
+    assert len(m.history) == 1 and m.history[0]["steps_seen"] == 4
+    assert not torch.equal(m.ctx.detach(), ctx0) and torch.isfinite(m.ctx).all()
+    s = m.similarities(f)
+    assert s.shape == (len(f), 3) and torch.isfinite(s).all()
+
+
+@pytest.mark.parametrize("name", sorted(METHODS))
+@pytest.mark.parametrize("model", ["clipood-tiny-siglip", "clipood-tiny-coca", "ViT-B-16-SigLIP", "coca_ViT-B-32"])
+def test_every_method_fits_on_every_family(family, model, name):
+    "One fit + similarities of every registered method on each family (tiny features, three classes)"
+    clip = family(model)
+    kw = dict(epochs=1, progress=False) if name in ("coop", "cocoop", "tipf") else {}
+    if name in ("coop", "cocoop"): kw.update(batch_size=3, max_steps=1, n_ctx=2)
+    if name == "cocoop": kw.update(ctx_init=None)
+    m = build_method(name, clip, CLASSES3, ["a photo of a {}."], seed=0, device="cpu", **kw)
+    f, y = _fake_features(m.embed_dim, n_per=2)
+    vf, vy = _fake_features(m.embed_dim, n_per=1, seed=1)
+    m.fit(f, y, vf, vy)
+    s = m.similarities(vf)
+    assert s.shape == (len(vf), 3) and s.dtype == torch.float32 and torch.isfinite(s).all()
+    assert m.logit_scale == pytest.approx(float(clip.model.logit_scale.exp()))
+    torch.testing.assert_close(m.logits(vf), m.logit_scale * s)
+
+
+def test_hf_text_tower_is_refused_clearly():
+    "A family whose text tower is not open_clip's TextTransformer (Hugging Face towers) gets an error saying why"
+    class HFLike(torch.nn.Module):
+        def __init__(self):
+            super().__init__(); self.text = torch.nn.Linear(2, 2); self.visual = torch.nn.Linear(2, 2)
+    with pytest.raises(TypeError, match="not open_clip's TextTransformer.*Hugging Face"):
+        encode_text(HFLike(), torch.zeros(1, 4, dtype=torch.long))

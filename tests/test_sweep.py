@@ -162,7 +162,7 @@ def test_run_ids_stable_and_defaults_included(tmp_path):
     assert {r["run_id"] for r in runs3}.isdisjoint({r["run_id"] for r in runs})
 
 
-@pytest.mark.parametrize("name,n_runs", [("synthetic", 78), ("synthetic-robust", 45), ("synthetic-full", 63), ("paper", 153), ("tiny", 4)])
+@pytest.mark.parametrize("name,n_runs", [("synthetic", 78), ("synthetic-robust", 45), ("synthetic-full", 63), ("paper", 183), ("tiny", 4)])
 def test_shipped_grids_expand(name, n_runs):
     cfg = ROOT / "configs" / f"{name}.yaml"
     if not (ROOT / "nbs/experiments/run.ipynb").exists():
