@@ -275,13 +275,14 @@ def hf_tokenizer_name(name:str, # open_clip model name
 
 def _tokenizer_error(name, hf, problems, hub_cache_dir) -> TokenizerNotFoundError:
     folder = _hf_cache_root(hub_cache_dir) / f"models--{hf.replace('/', '--')}"
-    tags = open_clip.list_pretrained_tags_by_model(name)
+    tags = [t for t in open_clip.list_pretrained_tags_by_model(name)  # tags whose weights live in the same hub repository
+            if (open_clip.get_pretrained_cfg(name, t).get("hf_hub") or "").startswith(hf + "/")]
+    same = f"; for {name} this repository also holds the pretrained weights of tag(s) {tags}" if tags else ""
     return TokenizerNotFoundError(
         f"{name!r} tokenises with the Hugging Face tokenizer {hf!r}, which cannot be loaded here: " + "; ".join(problems) + ".\n"
         "How to fix:\n"
         "  - `pip install transformers` (open_clip loads Hugging Face tokenizers with it)\n"
-        f"  - on a machine with internet: `huggingface-cli download {hf}` (the tokenizer files; for {name} this "
-        f"repository also holds the pretrained weights of tag(s) {tags}), copy the Hugging Face cache folder "
+        f"  - on a machine with internet: `huggingface-cli download {hf}` (the tokenizer files{same}), copy the Hugging Face cache folder "
         f"({folder.name}) here, point HF_HUB_CACHE / HF_HOME (or hub_cache_dir=) at it and set HF_HUB_OFFLINE=1\n"
         "  - or pass a tokenizer yourself: load_clip(name, ..., tokenizer=open_clip.tokenizer.HFTokenizer('/path/to/tokenizer-folder', "
         "context_length=...))\n"

@@ -303,17 +303,24 @@ def test_siglip_tokenizer_missing_fails_fast_with_the_fix(tmp_path, monkeypatch)
         assert part in str(e.value), part
 
 
-def test_family_classes_and_heads(family):
-    "The real architectures build offline with their families' classes, towers and heads"
-    sig, coca = family("ViT-B-16-SigLIP"), family("coca_ViT-B-32")
+def test_siglip_builds_offline_with_its_parts(family):
+    "ViT-B-16-SigLIP's real architecture (random weights): timm image tower, bidirectional last-token text tower, logit bias"
+    sig = family("ViT-B-16-SigLIP")
     assert type(sig.model).__name__ == "CustomTextCLIP" and type(sig.model.visual).__name__ == "TimmModel"
     assert sig.model.text.attn_mask is None and sig.model.text.pool_type == "last"
-    assert float(sig.model.logit_bias) == pytest.approx(-10.0)
-    assert type(coca.model).__name__ == "CoCa" and coca.model.text.cls_emb is not None
-    for clip in (sig, coca):
-        assert not truncation_exact(clip) and not shared_prefix_supported(clip.model)
+    assert sig.model.logit_bias.item() == pytest.approx(-10.0)
+    assert not truncation_exact(sig) and not shared_prefix_supported(sig.model)
+    assert prompt_layout(sig.tokenizer) == (0, 1)  # no start token; EOS = 1
     assert truncation_exact(family("clipood-tiny"))
-    assert prompt_layout(sig.tokenizer) == (0, 1) and prompt_layout(coca.tokenizer) == (1, coca.tokenizer.eot_token_id)
+
+
+def test_coca_builds_offline_with_its_parts(family):
+    "coca_ViT-B-32's real architecture (random weights): a causal text tower with an appended class token"
+    coca = family("coca_ViT-B-32")
+    assert type(coca.model).__name__ == "CoCa" and coca.model.text.cls_emb is not None
+    assert coca.model.text.attn_mask is not None and coca.model.logit_bias is None
+    assert not truncation_exact(coca) and not shared_prefix_supported(coca.model)
+    assert prompt_layout(coca.tokenizer) == (1, coca.tokenizer.eot_token_id)
 
 
 @pytest.mark.parametrize("name", FAMILY_MODELS)
@@ -374,14 +381,14 @@ def test_every_method_fits_on_every_family(family, model, name):
     clip = family(model)
     kw = dict(epochs=1, progress=False) if name in ("coop", "cocoop", "tipf") else {}
     if name in ("coop", "cocoop"): kw.update(batch_size=3, max_steps=1, n_ctx=2)
-    if name == "cocoop": kw.update(ctx_init=None)
+    if name == "cocoop": kw.update(ctx_init=None, batch_size=1)  # CoCoOp's reference batch size; one image per step
     m = build_method(name, clip, CLASSES3, ["a photo of a {}."], seed=0, device="cpu", **kw)
     f, y = _fake_features(m.embed_dim, n_per=2)
     vf, vy = _fake_features(m.embed_dim, n_per=1, seed=1)
     m.fit(f, y, vf, vy)
     s = m.similarities(vf)
     assert s.shape == (len(vf), 3) and s.dtype == torch.float32 and torch.isfinite(s).all()
-    assert m.logit_scale == pytest.approx(float(clip.model.logit_scale.exp()))
+    assert m.logit_scale == pytest.approx(clip.model.logit_scale.exp().item())
     torch.testing.assert_close(m.logits(vf), m.logit_scale * s)
 
 
