@@ -399,3 +399,17 @@ def test_hf_text_tower_is_refused_clearly():
             super().__init__(); self.text = torch.nn.Linear(2, 2); self.visual = torch.nn.Linear(2, 2)
     with pytest.raises(TypeError, match="not open_clip's TextTransformer.*Hugging Face"):
         encode_text(HFLike(), torch.zeros(1, 4, dtype=torch.long))
+
+
+def test_shared_prefix_on_a_custom_text_clip():
+    """EVA-CLIP-style models are CustomTextCLIPs with a plain causal CLIP text tower under .text: the shared-prefix
+    shortcut applies there too and must equal the plain prompts (zero-shot prototypes of the same words)"""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model = open_clip.create_model("clipood-tiny", force_custom_text=True).eval()
+    clip = LoadedCLIP(model, None, open_clip.get_tokenizer("clipood-tiny"), "custom-text-test")
+    assert shared_prefix_supported(model) and truncation_exact(clip)
+    m = CoOp(clip, CLASSES3, ctx_init="a photo of a", progress=False, device="cpu")
+    assert m._use_shared_prefix()
+    with torch.no_grad(): ours = m.text_features()
+    torch.testing.assert_close(ours, class_prototypes(clip, clip.tokenizer, CLASSES3, ["a photo of a {}."]), atol=2e-5, rtol=1e-5)
