@@ -413,3 +413,18 @@ def test_shared_prefix_on_a_custom_text_clip():
     assert m._use_shared_prefix()
     with torch.no_grad(): ours = m.text_features()
     torch.testing.assert_close(ours, class_prototypes(clip, clip.tokenizer, CLASSES3, ["a photo of a {}."]), atol=2e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("backbone", ["clipood-tiny-siglip", "clipood-tiny-coca"])
+def test_offline_benchmark_runs_the_tiny_families(backbone, tmp_path):
+    "One experiment of the offline study (synthetic data, random weights: pretrained='') per tiny family, every score"
+    from clipood.experiment import run_experiment
+    r = run_experiment(dataset="synthetic", ood_datasets=["synthetic-near", "synthetic-far"], method="coop", hparams={"epochs": 1},
+                       backbone=backbone, pretrained="", shots=1, seed=1, views=1, crop_scale=[0.5, 1.0], max_shots=16,
+                       val_per_class=1, scores=["ms", "mcm", "msp", "energy", "entropy"], temperatures=[1.0], device="cpu",
+                       eval_per_set=32, cache_dir=str(tmp_path), out_dir=str(tmp_path / "run"))
+    m = r.metrics
+    assert set(m.backbone) == {backbone} and r.resolved["model_id"] == f"{backbone}@random-s0"
+    au = m[m.metric == "auroc"]
+    assert set(au.score) == {"ms", "mcm", "msp", "energy", "entropy"} and au.value.between(0, 1).all()
+    assert (tmp_path / "run" / "metrics.parquet").exists()
