@@ -374,7 +374,10 @@ def test_family_coop_prompt_and_one_step(family, name):
     assert s.shape == (len(f), 3) and torch.isfinite(s).all()
 
 
-@pytest.mark.parametrize("name", sorted(METHODS))
+GLOBAL_METHODS = sorted(m for m in METHODS if not getattr(METHODS[m], "needs_local", False))  # LoCoOp: see below
+
+
+@pytest.mark.parametrize("name", GLOBAL_METHODS)
 @pytest.mark.parametrize("model", ["clipood-tiny-siglip", "clipood-tiny-coca", "ViT-B-16-SigLIP", "coca_ViT-B-32"])
 def test_every_method_fits_on_every_family(family, model, name):
     "One fit + similarities of every registered method on each family (tiny features, three classes)"
@@ -428,3 +431,12 @@ def test_offline_benchmark_runs_the_tiny_families(backbone, tmp_path):
     au = m[m.metric == "auroc"]
     assert set(au.score) == {"ms", "mcm", "msp", "energy", "entropy"} and au.value.between(0, 1).all()
     assert (tmp_path / "run" / "metrics.parquet").exists()
+
+
+@pytest.mark.parametrize("model", ["clipood-tiny-siglip", "clipood-tiny-coca", "ViT-B-16-SigLIP", "coca_ViT-B-32"])
+def test_local_features_are_refused_clearly_for_the_families(family, model):
+    "LoCoOp / GL-MCM need local features, defined for CLIP ViTs and ResNets only: the families get a clear error"
+    from clipood.features import local_kind
+    with pytest.raises(ValueError, match="attentional pooler|timm tower"):
+        local_kind(family(model).model)
+    assert local_kind(family("clipood-tiny").model) == "resnet-value-path"
