@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test readme study study-tiny paper paper-rehearsal docs lab
+.PHONY: install test readme study study-tiny study-scale paper paper-rehearsal docs lab
 WORKERS ?=
 EXECUTOR ?= local
 
@@ -50,6 +50,12 @@ study: install
 # Smoke test of the whole chain (a handful of runs, about a minute): runs/tiny/report.html
 study-tiny: install
 	$(BIN)/clipood-study --config configs/tiny.yaml
+
+# Temperature and model scale (configs/synthetic-scale.yaml): zero-shot CLIP and Tip-Adapter on three sizes of the
+# tiny CLIP (clipood-tiny-xs, clipood-tiny-s, clipood-tiny; shipped checkpoints), seeds 1-3, 13 temperatures:
+# runs/synthetic-scale/report.html, whose temperature figure has one column per size and marks each size's best tau
+study-scale: install
+	$(BIN)/clipood-study --config configs/synthetic-scale.yaml $(if $(WORKERS),--workers $(WORKERS))
 
 # The paper's grid: make paper DATA=/path/to/data [WORKERS=1] [EXECUTOR=local|slurm]
 # (needs the datasets under DATA and downloadable or cached CLIP weights; a GPU machine or Slurm).

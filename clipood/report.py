@@ -4,6 +4,7 @@
 
 # %% ../nbs/22_report.ipynb #1c6a298f
 from __future__ import annotations
+import functools
 import json
 import os
 import re
@@ -22,16 +23,17 @@ from .scores import SCORES, SCORE_LABEL
 
 # %% auto #0
 __all__ = ['KEYS', 'SETTING', 'PAPER_SCORES', 'PROMPT_LEARNERS', 'ADAPTERS', 'TABLE_TEMPERATURES', 'CLAIMS', 'NOT_APPLICABLE',
-           'KIND_LABELS', 'method_label', 'score_label', 'setting_label', 'ordered', 'pct', 'nearest_temperature',
-           'ood_avg', 'at_table_temperature', 'id_accuracy', 'mean_std', 'Study', 'main_table', 'n_seeds',
-           'main_tables', 'md_table', 'setting_ood_sets', 'table_caption', 'summary_markdown', 'main_text',
-           'ranking_text', 'temperature_table', 'temperature_text', 'shots_table', 'shots_text', 'score_samples',
-           'histogram_text', 'angle_means', 'angle_plot_table', 't_interval', 'side_verdict', 'combine_verdicts',
-           'format_interval', 'paired_comparisons', 'comparisons_table', 'check_claims', 'claims_markdown',
-           'claims_summary', 'conclusion', 'ood_kinds', 'kind_results', 'kind_studies', 'kind_table', 'kind_caption',
-           't_ci', 'fig_method_score', 'fig_temperature', 'fig_shots', 'fig_histograms', 'fig_angles', 'fig_paired',
-           'repo_root', 'resolve_path', 'display_path', 'load_results', 'show_figure', 'render_report', 'mathjax_js',
-           'offline_mathjax']
+           'HIGHER_IS_BETTER', 'KIND_LABELS', 'method_label', 'score_label', 'setting_label', 'ordered', 'pct',
+           'nearest_temperature', 'ood_avg', 'at_table_temperature', 'id_accuracy', 'mean_std', 'Study',
+           'backbone_parameters', 'settings_of', 'main_table', 'n_seeds', 'main_tables', 'md_table', 'setting_ood_sets',
+           'table_caption', 'summary_markdown', 'main_text', 'ranking_text', 'temperature_table', 'temperature_text',
+           'shots_table', 'shots_text', 'score_samples', 'histogram_text', 'angle_means', 'angle_plot_table',
+           't_interval', 'side_verdict', 'combine_verdicts', 'format_interval', 'paired_comparisons',
+           'comparisons_table', 'check_claims', 'claims_markdown', 'claims_summary', 'conclusion', 'best_temperatures',
+           'best_temperature_table', 'best_temperature_text', 'ood_kinds', 'kind_results', 'kind_studies', 'kind_table',
+           'kind_caption', 't_ci', 'fig_method_score', 'fig_temperature', 'fig_shots', 'fig_histograms', 'fig_angles',
+           'fig_paired', 'repo_root', 'resolve_path', 'display_path', 'load_results', 'show_figure', 'render_report',
+           'mathjax_js', 'offline_mathjax']
 
 # %% ../nbs/22_report.ipynb #52ca4755
 KEYS = ["dataset", "backbone", "pretrained", "method", "shots", "seed"]  # what identifies a run in the results table
@@ -143,6 +145,28 @@ class Study:
 def _in_setting(df:pd.DataFrame, setting:tuple) -> pd.DataFrame:
     return df[np.logical_and.reduce([df[k] == v for k, v in zip(SETTING, setting)])]
 
+@functools.lru_cache(maxsize=None)
+def backbone_parameters(name:str) -> int|None:
+    "Parameter count of the open_clip model `name`, built on PyTorch's meta device (no memory, no weights); None if open_clip does not know it"
+    import logging
+    import open_clip
+    import torch
+    import clipood.models  # registers the clipood-tiny* configs with open_clip
+    if open_clip.get_model_config(name) is None: return None
+    quiet = clipood.models._QuietRandomInit()  # no weights is what we ask for: no warning
+    logging.getLogger().addFilter(quiet)
+    try:
+        with torch.device("meta"): model = open_clip.create_model(name, device="meta")
+    except Exception: return None
+    finally: logging.getLogger().removeFilter(quiet)
+    return int(sum(p.numel() for p in model.parameters()))
+
+def settings_of(df:pd.DataFrame) -> list:
+    "The settings (dataset, backbone, pretrained) of `df`, by dataset, then backbone size (parameter count; unknown last), then name"
+    s = map(tuple, df[SETTING].drop_duplicates().values.tolist())
+    size = lambda b: backbone_parameters(b) if isinstance(b, str) and b else None
+    return sorted(s, key=lambda x: (x[0], size(x[1]) is None, size(x[1]) or 0, x[1], x[2]))
+
 def main_table(st:Study, dataset:str, backbone:str, pretrained:str="") -> pd.DataFrame:
     "The paper's table for one setting: rows = methods, columns = score x (FPR95, AUROC) and ID accuracy (mean ± std over seeds)"
     m = _in_setting(st.main, (dataset, backbone, pretrained))
@@ -234,18 +258,22 @@ def temperature_table(st:Study) -> pd.DataFrame:
     return tdf.assign(value=pct(tdf.value), Method=tdf.method.map(method_label))
 
 def temperature_text(st:Study, tdf:pd.DataFrame) -> str:
-    "How much MCM's AUROC depends on the temperature"
+    "How much MCM's AUROC depends on the temperature (one reading per setting when the results hold several)"
     methods, txt = st.methods, []
     if "mcm" in set(tdf.score):
-        mc = tdf[(tdf.score == "mcm") & (tdf.metric == "auroc")].groupby(["method", "temperature"]).value.mean().unstack()
-        spans = (mc.max(axis=1) - mc.min(axis=1)).reindex(methods)
-        best_t = mc.idxmax(axis=1).reindex(methods)
-        txt.append("MCM's AUROC moves by " + ", ".join(f"{spans[m]:.1f} points for {method_label(m)} (best τ = {best_t[m]:g})"
-                                                       for m in methods if m in mc.index) + " across the temperatures tried.")
-        t1 = st.table_temperatures.get("mcm", 1.0)
-        worse = [m for m in methods if m in mc.index and mc.loc[m].max() - mc.loc[m].get(t1, np.nan) > 1]
-        txt.append(("The table temperature τ = %g is more than 1 point below the best temperature for %s." % (t1, ", ".join(method_label(m) for m in worse)))
-                   if worse else f"The table temperature τ = {t1:g} is within 1 point of the best temperature for every method.")
+        settings = settings_of(tdf)
+        for setting in settings:
+            pre = f"{setting_label(*setting)}: " if len(settings) > 1 else ""
+            d = _in_setting(tdf, setting)
+            mc = d[(d.score == "mcm") & (d.metric == "auroc")].groupby(["method", "temperature"]).value.mean().unstack()
+            spans = (mc.max(axis=1) - mc.min(axis=1)).reindex(methods)
+            best_t = mc.idxmax(axis=1).reindex(methods)
+            txt.append(pre + "MCM's AUROC moves by " + ", ".join(f"{spans[m]:.1f} points for {method_label(m)} (best τ = {best_t[m]:g})"
+                                                               for m in methods if m in mc.index) + " across the temperatures tried.")
+            t1 = st.table_temperatures.get("mcm", 1.0)
+            worse = [m for m in methods if m in mc.index and mc.loc[m].max() - mc.loc[m].get(t1, np.nan) > 1]
+            txt.append(("The table temperature τ = %g is more than 1 point below the best temperature for %s." % (t1, ", ".join(method_label(m) for m in worse)))
+                       if worse else f"The table temperature τ = {t1:g} is within 1 point of the best temperature for every method.")
     return " ".join(txt) or "No temperature-dependent score in these results."
 
 # %% ../nbs/22_report.ipynb #a57da130
@@ -476,6 +504,71 @@ def conclusion(st:Study, claims:list[dict]) -> str:
             + "The synthetic benchmark is a small, procedurally generated world with a tiny CLIP pretrained on it; "
               "it checks the pipeline and the direction of effects, not the paper's absolute numbers.")
 
+# %% ../nbs/22_report.ipynb #a69171d7
+HIGHER_IS_BETTER = {"auroc": True, "aupr_in": True, "aupr_out": True, "id_accuracy": True,
+                    "fpr95": False, "fpr95_mcm": False, "fpr95_openood": False}  # the direction of each metric
+
+def _best_row(curve:pd.DataFrame, sign:float, conf:float, tol:float) -> dict:
+    "Best temperature of one (setting, method) curve: seeds x temperatures (sorted), values in %"
+    temps, g = [float(t) for t in curve.columns], sign * curve
+    i = int(np.argmax(g.mean().values))
+    r = dict(seeds=len(curve), best_tau=temps[i], best_value=float(curve.iloc[:, i].mean()),
+             seed_best=tuple(temps[j] for j in np.argmax(g.values, axis=1)), edge=len(temps) > 1 and i in (0, len(temps) - 1))
+    for side, j in (("lower", i - 1), ("upper", i + 1)):
+        n, m, lo, hi = t_interval((g.iloc[:, i] - g.iloc[:, j]).values, conf) if 0 <= j < len(temps) else (0, np.nan, np.nan, np.nan)
+        r.update({f"tau_{side}": temps[j] if 0 <= j < len(temps) else np.nan, f"n_{side}": n, f"mean_{side}": m,
+                  f"low_{side}": lo, f"high_{side}": hi})
+    same = len(curve) > 1 and bool(np.allclose(curve.values, curve.values[:1], rtol=0, atol=1e-9))
+    sides = [s for s in ("lower", "upper") if r[f"n_{s}"]]
+    tie = [r[f"tau_{s}"] for s in sides if r[f"mean_{s}"] < tol]  # as good to the precision of the tables
+    loose = [r[f"tau_{s}"] for s in sides if r[f"tau_{s}"] not in tie and side_verdict(r[f"n_{s}"], r[f"low_{s}"], r[f"high_{s}"], ">") != "holds"]
+    why = ([", ".join(f"τ = {t:g}" for t in loose) + " within the seeds' interval"] if loose and not same else []) + \
+          ([", ".join(f"τ = {t:g}" for t in tie) + f" within {tol:g} point"] if tie else [])
+    r["verdict"] = ("inconclusive (1 seed)" if len(curve) < 2 else
+                    ("no seed spread" + (f"; {'; '.join(why)}" if why else "")) if same else
+                    "clear" if not why else f"inconclusive ({'; '.join(why)})")
+    return r
+
+def best_temperatures(st:Study, tdf:pd.DataFrame, # `temperature_table` (values in %)
+                      score:str="mcm", # a temperature-dependent score
+                      metric:str="auroc", # "auroc" (higher is better) or an FPR95 (lower is better)
+                      conf:float=0.95, # level of the t-intervals
+                      tol:float=0.1, # a neighbour less than `tol` points worse on average is a tie (the tables' precision)
+                     ) -> pd.DataFrame:
+    "Per setting and method: the best temperature of the mean over seeds, each seed's best, paired t-intervals against the grid neighbours, a verdict"
+    if metric not in HIGHER_IS_BETTER: raise ValueError(f"unknown metric {metric!r}: one of {sorted(HIGHER_IS_BETTER)}")
+    sign = 1.0 if HIGHER_IS_BETTER[metric] else -1.0
+    d = tdf[(tdf.score == score) & (tdf.metric == metric)]
+    rows = []
+    for setting in settings_of(d):
+        d_s = _in_setting(d, setting)
+        for m in ordered(d_s.method, st.methods):
+            curve = d_s[d_s.method == m].pivot_table(index="seed", columns="temperature", values="value", aggfunc="mean")
+            curve = curve.dropna().sort_index(axis=1)  # seeds that lack a temperature are left out
+            if curve.empty: continue
+            rows.append(dict(zip(SETTING, setting), method=m, score=score, metric=metric, **_best_row(curve, sign, conf, tol)))
+    return pd.DataFrame(rows)
+
+def best_temperature_table(bt:pd.DataFrame) -> pd.DataFrame:
+    "`best_temperatures` for display: setting, method, best τ, the seeds' best τ, the paired differences with the neighbours, verdict"
+    iv = lambda r, s: (f"τ = {r[f'tau_{s}']:g}: " + format_interval(r[f"n_{s}"], r[f"mean_{s}"], r[f"low_{s}"], r[f"high_{s}"]))
+    return pd.DataFrame({"setting": [setting_label(*s) for s in bt[SETTING].values.tolist()],
+                         "method": bt.method.map(method_label),
+                         "best τ": [f"{t:g}" + (" (grid edge)" if e else "") for t, e in zip(bt.best_tau, bt.edge)],
+                         "value at best τ": bt.best_value.round(1),
+                         "each seed's best τ": [" ".join(f"{t:g}" for t in s) for s in bt.seed_best],
+                         "best − lower neighbour": [iv(r, "lower") if r["n_lower"] else "–" for _, r in bt.iterrows()],
+                         "best − upper neighbour": [iv(r, "upper") if r["n_upper"] else "–" for _, r in bt.iterrows()],
+                         "verdict": bt.verdict})
+
+def best_temperature_text(bt:pd.DataFrame) -> str:
+    "The best temperature per setting and method, in sentences"
+    if bt.empty: return "No temperature-dependent score in these results."
+    metric = "AUROC" if bt.metric.iloc[0] == "auroc" else "FPR95"
+    return " ".join(f"{setting_label(*s)}, {method_label(r.method)}: best τ = {r.best_tau:g} ({score_label(r.score)} {metric} {r.best_value:.1f} %"
+                    + (", at the end of the grid" if r.edge else "") + f"; each seed's best τ: {', '.join(f'{t:g}' for t in r.seed_best)}): {r.verdict}."
+                    for s, r in zip(bt[SETTING].values.tolist(), bt.itertuples()))
+
 # %% ../nbs/22_report.ipynb #ab2afe98
 KIND_LABELS = {"far": "far-OOD", "near": "near-OOD", None: "OOD (unclassified)"}  # ood_kind -> label; also the report's order
 
@@ -585,19 +678,50 @@ def fig_method_score(st:Study):
                  f"{_seed_note(st.main)}, error bars: 95 % t-interval, dots: seeds)")
     return fig
 
-def fig_temperature(st:Study, tdf:pd.DataFrame):
-    "Lines: AUROC and FPR95 against the temperature, one line per method, band = 95 % t-interval over seeds; dashed: the table temperature"
+def _mark_best(ax, best:pd.DataFrame, colors:dict):
+    "On one panel: a star at each method's best τ (filled: clear, hollow: otherwise) and a tick per seed's best τ along the bottom"
+    from matplotlib.transforms import blended_transform_factory
+    bottom = blended_transform_factory(ax.transData, ax.transAxes)
+    for k, r in enumerate(best.itertuples()):
+        c = colors.get(method_label(r.method), "black")
+        clear = r.verdict == "clear"
+        ax.plot([r.best_tau], [r.best_value], marker="*", ms=15, ls="none", color=c, mec="black" if clear else c, mew=0.8 if clear else 1.6,
+                zorder=6, mfc=c if clear else "white")
+        ax.plot(list(r.seed_best), [0.03 + 0.05 * k] * len(r.seed_best), marker="^", ms=6, ls="none", color=c, alpha=0.6,
+                transform=bottom, clip_on=False, zorder=6)
+
+def fig_temperature(st:Study, tdf:pd.DataFrame,
+                    best:pd.DataFrame|None=None, # `best_temperatures` rows (any scores / metrics) to mark, or None
+                   ):
+    "Lines: AUROC and FPR95 against the temperature, one line per method, band = 95 % t-interval over seeds; dashed: the table temperature; one column per setting when there are several; stars: best τ"
     import matplotlib.pyplot as plt
     import seaborn as sns
     temp_scores = [s for s in st.score_names if s in set(tdf.score)]
-    fig, axes = plt.subplots(2, len(temp_scores), figsize=(4.3 * len(temp_scores), 7.4), squeeze=False, layout="constrained")
-    for j, s in enumerate(temp_scores):
-        for i, (met, lab) in enumerate([("auroc", "AUROC (%) ↑"), (st.fpr_metric, "FPR95 (%) ↓")]):
+    settings = settings_of(tdf)
+    several = len(settings) > 1
+    mets = [("auroc", "AUROC (%) ↑"), (st.fpr_metric, "FPR95 (%) ↓")]
+    hue_order = [method_label(m) for m in st.methods]
+    colors = dict(zip(hue_order, sns.color_palette(n_colors=len(hue_order))))
+    if several:  # rows: score x metric, columns: settings (backbones), the same y range along a row
+        panels = [[(setting, s, met, lab) for setting in settings] for s in temp_scores for met, lab in mets]
+    else:        # rows: metric, columns: score
+        panels = [[(settings[0] if settings else None, s, met, lab) for s in temp_scores] for met, lab in mets]
+    nr, nc = len(panels), len(panels[0])
+    fig, axes = plt.subplots(nr, nc, figsize=(4.3 * nc, 3.7 * nr), squeeze=False, layout="constrained", sharey="row" if several else False)
+    for i, row in enumerate(panels):
+        for j, (setting, s, met, lab) in enumerate(row):
             ax = axes[i, j]
-            sns.lineplot(data=tdf[(tdf.score == s) & (tdf.metric == met)], x="temperature", y="value", hue="Method",
-                         hue_order=[method_label(m) for m in st.methods], marker="o", errorbar=t_ci, ax=ax)
-            ax.set(xscale="log", xlabel="temperature τ", ylabel=lab, title=score_label(s))
+            d = tdf[(tdf.score == s) & (tdf.metric == met)]
+            if several: d = _in_setting(d, setting)
+            sns.lineplot(data=d, x="temperature", y="value", hue="Method", hue_order=hue_order, palette=colors, marker="o",
+                         errorbar=t_ci, ax=ax)
+            title = (setting_label(*setting) + (f"\n{backbone_parameters(setting[1]) / 1e6:.2f} M parameters" if backbone_parameters(setting[1]) else "")
+                     if several else score_label(s))
+            ax.set(xscale="log", xlabel="temperature τ", ylabel=f"{score_label(s)} {lab}" if several else lab, title=title if i == 0 or not several else None)
             ax.axvline(st.table_temperatures.get(s, 1.0), ls="--", c="gray", lw=1)
+            if best is not None and len(best):
+                b = best[(best.score == s) & (best.metric == met)]
+                _mark_best(ax, _in_setting(b, setting) if setting is not None else b, colors)
     _legend_below(fig, axes[0, 0], "Method")
     fig.suptitle(f"{st.kind}: mean over {', '.join(st.ood_sets)}")
     return fig
