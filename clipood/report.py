@@ -522,8 +522,11 @@ def _best_row(curve:pd.DataFrame, sign:float, conf:float, tol:float) -> dict:
     sides = [s for s in ("lower", "upper") if r[f"n_{s}"]]
     tie = [r[f"tau_{s}"] for s in sides if r[f"mean_{s}"] < tol]  # as good to the precision of the tables
     loose = [r[f"tau_{s}"] for s in sides if r[f"tau_{s}"] not in tie and side_verdict(r[f"n_{s}"], r[f"low_{s}"], r[f"high_{s}"], ">") != "holds"]
+    near = {temps[k] for k in (i - 1, i, i + 1) if 0 <= k < len(temps)}
+    stray = sorted(set(r["seed_best"]) - near)  # seeds whose own best lies beyond the neighbours
     why = ([", ".join(f"τ = {t:g}" for t in loose) + " within the seeds' interval"] if loose and not same else []) + \
-          ([", ".join(f"τ = {t:g}" for t in tie) + f" within {tol:g} point"] if tie else [])
+          ([", ".join(f"τ = {t:g}" for t in tie) + f" within {tol:g} point"] if tie else []) + \
+          ([f"the seeds' own best τ range from {min(r['seed_best']):g} to {max(r['seed_best']):g}"] if stray else [])
     r["verdict"] = ("inconclusive (1 seed)" if len(curve) < 2 else
                     ("no seed spread" + (f"; {'; '.join(why)}" if why else "")) if same else
                     "clear" if not why else f"inconclusive ({'; '.join(why)})")
