@@ -209,3 +209,17 @@ def test_render_report_hides_code_and_is_reused(tmp_path):
     collect(res["grid_dir"])  # unchanged results keep their file, so the report stays up to date
     assert render_report(res["grid_dir"], nb).stat().st_mtime == mtime
     assert render_report(res["grid_dir"], nb, force=True).stat().st_mtime > mtime
+
+
+def test_scale_grid_expands():
+    "configs/synthetic-scale.yaml: three sizes of the tiny CLIP x zero-shot / Tip-Adapter x seeds 1-3, every temperature of synthetic.yaml"
+    import yaml
+    if not (ROOT / "nbs/experiments/run.ipynb").exists():
+        pytest.skip("nbs/experiments/run.ipynb not written yet")
+    _, _, runs = sw.plan(ROOT / "configs" / "synthetic-scale.yaml", runs_dir="/tmp/clipood-test-unused")
+    assert len(runs) == len({r["run_id"] for r in runs}) == 18
+    assert {(r["params"]["backbone"], r["params"]["method"], r["params"]["seed"]) for r in runs} == {
+        (b, m, s) for b in ("clipood-tiny-xs", "clipood-tiny-s", "clipood-tiny") for m in ("zeroshot", "tip") for s in (1, 2, 3)}
+    assert {r["params"]["pretrained"] for r in runs} == {"synthetic"} and {r["params"]["shots"] for r in runs} == {16}
+    base = yaml.safe_load((ROOT / "configs" / "synthetic.yaml").read_text())["params"]["temperatures"]
+    assert all(set(base) <= set(r["params"]["temperatures"]) for r in runs)
