@@ -234,7 +234,10 @@ NO_LOCAL = dict(  # why a method has no local similarities (GL-MCM), recorded in
         "scoring only its CLIP term would be zero-shot CLIP's local term under Tip-Adapter's name",
     tipf="not defined for Tip-Adapter-F: its cache term compares whole-image features with whole-image cache keys; "
          "scoring only its CLIP term would be zero-shot CLIP's local term under Tip-Adapter-F's name",
-    cocoop="not implemented for CoCoOp: its image-conditioned prompts would have to be recomputed for the local term")
+    cocoop="not implemented for CoCoOp: its image-conditioned prompts would have to be recomputed for the local term",
+    linprobe="not defined for the linear probe: a logistic regression on whole-image features, with no prototypes to compare regions with",
+    clipadapter="not defined for CLIP-Adapter: its adapter was trained on whole-image features; zero-shot CLIP's local term "
+                "under CLIP-Adapter's name would mislead")
 
 def local_support(method:str, # a key of METHODS
                  ) -> str|None: # None when supported, else the reason

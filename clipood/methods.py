@@ -7,8 +7,10 @@ __all__ = ['METHODS', 'get_method', 'build_method']
 
 # %% ../nbs/19_methods.ipynb #88a09c17
 from .base import Method
+from .clipadapter import CLIPAdapter
 from .cocoop import CoCoOp
 from .coop import CoOp
+from .linprobe import LinearProbe
 from .locoop import LoCoOp
 from .tip import TipAdapter
 from .tipf import TipAdapterF
@@ -22,6 +24,8 @@ METHODS: dict[str, type[Method]] = {
     "locoop": LoCoOp,
     "tip": TipAdapter,
     "tipf": TipAdapterF,
+    "linprobe": LinearProbe,
+    "clipadapter": CLIPAdapter,
 }
 
 def get_method(name:str, # a key of METHODS

@@ -1,8 +1,8 @@
 """Fidelity and learning tests of the adaptation methods (clipood.methods), CPU, tiny CLIP.
 
 Independent checks: open_clip's own (untruncated) text encoder and zero-shot classifier, the
-reference implementations' formulas written out literally, and invariants (alpha = 0, zeroed meta-net,
-Tip-Adapter-F before its first step).
+reference implementations' formulas written out literally, scikit-learn fitted directly (linear probe), and
+invariants (alpha = 0, zeroed meta-net, Tip-Adapter-F before its first step, CLIP-Adapter with ratio 0).
 """
 import builtins
 import io
@@ -16,7 +16,9 @@ import torch.nn.functional as F
 
 
 from clipood.base import Method, view_schedule
-from clipood.methods import METHODS, CoCoOp, CoOp, TipAdapter, TipAdapterF, ZeroShotCLIP, build_method, get_method
+from clipood.methods import (METHODS, CLIPAdapter, CoCoOp, CoOp, LinearProbe, TipAdapter, TipAdapterF, ZeroShotCLIP, build_method,
+                             get_method)
+from sklearn.linear_model import LogisticRegression
 from clipood.models import load_clip
 
 @pytest.fixture(autouse=True)
@@ -61,8 +63,9 @@ def data(clip):
 @pytest.mark.parametrize("name", sorted(METHODS))
 def test_protocol_and_state_roundtrip(clip, data, name):
     (trf, try_), (vaf, vay), (tef, _) = data
-    kw = dict(epochs=2, progress=False) if name in ("coop", "cocoop", "locoop", "tipf") else {}
-    if name in ("coop", "cocoop", "locoop"): kw.update(batch_size=8)
+    kw = dict(epochs=2, progress=False) if name in ("coop", "cocoop", "locoop", "tipf", "clipadapter") else {}
+    if name in ("coop", "cocoop", "locoop", "clipadapter"): kw.update(batch_size=8)
+    if name == "linprobe": kw.update(progress=False)
     fit_kw = dict(train_local=trf[:, :, None] + torch.randn(*trf.shape[:2], 3, trf.shape[-1])) if name == "locoop" else {}  # 3 regions
     m = build_method(name, clip, CLASSES, TEMPLATES, seed=0, **kw).fit(trf, try_, vaf, vay, **fit_kw)
     s = m.similarities(tef)
@@ -83,6 +86,10 @@ def test_bad_inputs(clip, data):
     with pytest.raises(ValueError, match=r"must lie in \[0, 6\)"): TipAdapter(clip, CLASSES, TEMPLATES).fit(trf, try_ + 10)
     with pytest.raises(ValueError, match="state_dict is for method"):
         CoOp(clip, CLASSES, TEMPLATES).load_state_dict(ZeroShotCLIP(clip, CLASSES, TEMPLATES).state_dict())
+    with pytest.raises(ValueError, match=r"classes \[5\] have none"): LinearProbe(clip, CLASSES, TEMPLATES).fit(trf[:, try_ < 5], try_[try_ < 5])
+    with pytest.raises(ValueError, match="lo <= hi"): LinearProbe(clip, CLASSES, TEMPLATES, c_exponents=(2, 1)).fit(trf, try_, *data[1])
+    with pytest.raises(ValueError, match=r"ratio must lie in \[0, 1\]"): CLIPAdapter(clip, CLASSES, TEMPLATES, ratio=-0.1)
+    with pytest.raises(RuntimeError, match="call fit"): CLIPAdapter(clip, CLASSES, TEMPLATES).similarities(trf[0])
 
 
 # ---------------------------------------------------------------- exact prompt truncation
@@ -162,7 +169,7 @@ def test_search_reads_validation_only(clip, data, monkeypatch, cls):
 
 
 # ---------------------------------------------------------------- determinism
-@pytest.mark.parametrize("name", ["coop", "cocoop", "tipf"])
+@pytest.mark.parametrize("name", ["coop", "cocoop", "tipf", "clipadapter"])
 def test_seeded_determinism(clip, data, name):
     (trf, try_), (vaf, vay), (tef, _) = data
     kw = dict(epochs=3, progress=False, batch_size=8 if name != "tipf" else 16)
@@ -206,6 +213,7 @@ def synthetic(tmp_path_factory):
     ("coop", dict(epochs=30, batch_size=8)),
     ("cocoop", dict()),  # the reference schedule: batch 1, 10 epochs
     ("tipf", dict(epochs=20, batch_size=16)),
+    ("clipadapter", dict(epochs=30, batch_size=8)),
 ])
 def test_training_learns_on_synthetic(synthetic, name, kw):
     """Training lowers the training loss and raises the few-shot training accuracy (pretrained tiny CLIP,
@@ -219,3 +227,87 @@ def test_training_learns_on_synthetic(synthetic, name, kw):
     zs_acc = (ZeroShotCLIP(clip, classnames, templates).similarities(f).argmax(-1) == y).float().mean().item()
     acc = (m.similarities(f).argmax(-1) == y).float().mean().item()
     assert acc > zs_acc, (zs_acc, acc, losses, accs)
+
+
+# ---------------------------------------------------------------- linear probe: scikit-learn itself is the reference
+def _np_arrays(f):
+    "Every view a sample (view-major), L2-normalised in float64, built with numpy only"
+    x = f.double().numpy().reshape(-1, f.shape[-1])
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("search", [True, False])
+def test_linprobe_equals_sklearn_fitted_directly(clip, data, search):
+    """Predictions and probabilities of the probe == a LogisticRegression fitted directly on the same arrays (numpy),
+    with softmax(logit_scale * similarities) as the probe's probabilities (at the searched C, and at the default C = 10)."""
+    (trf, try_), (vaf, vay), (tef, _) = data
+    m = LinearProbe(clip, CLASSES, TEMPLATES, search=search, progress=False).fit(trf, try_, vaf, vay)
+    assert search or float(m.C_) == 10.0
+    ref = LogisticRegression(C=float(m.C_), solver="lbfgs", max_iter=1000).fit(_np_arrays(trf), np.tile(try_.numpy(), len(trf)))
+    te = _np_arrays(tef)
+    s = m.similarities(tef)
+    assert np.array_equal(s.argmax(-1).numpy(), ref.predict(te))
+    np.testing.assert_allclose(torch.softmax(m.logit_scale * s.double(), -1).numpy(), ref.predict_proba(te), atol=1e-5, rtol=0)
+    # MSP of the experiment (softmax at the logit scale) is the probe's top-class probability
+    from clipood.scores import compute
+    np.testing.assert_allclose(compute("msp", s.numpy(), logit_scale=m.logit_scale), ref.predict_proba(te).max(1), atol=1e-5, rtol=0)
+
+
+def test_linprobe_search_picks_best_validation_accuracy(clip):
+    """A weak class signal in noisy features, so that C matters: every candidate's recorded validation accuracy equals a
+    fresh scikit-learn fit's, and the pick is, by hand, the smallest C of the best accuracy (small grid, no refinement)."""
+    D, C = clip.model.visual.output_dim, len(CLASSES)
+    g, centers = torch.Generator().manual_seed(1), torch.randn(C, D, generator=torch.Generator().manual_seed(123))
+    y, yv = torch.arange(C).repeat_interleave(4), torch.arange(C).repeat_interleave(3)
+    trf, val = 0.3 * centers[y] + torch.randn(6, len(y), D, generator=g), 0.3 * centers[yv] + torch.randn(len(yv), D, generator=g)
+    m = LinearProbe(clip, CLASSES, TEMPLATES, c_exponents=(-3, 3), refine_steps=0, progress=False).fit(trf, y, val, yv)
+    grid = [10.0 ** k for k in range(-3, 4)]
+    assert [h["C"] for h in m.history] == grid
+    X, Y, V = _np_arrays(trf), np.tile(y.numpy(), len(trf)), _np_arrays(val)
+    accs = [float((LogisticRegression(C=c, solver="lbfgs", max_iter=1000).fit(X, Y).predict(V) == yv.numpy()).mean()) for c in grid]
+    assert [h["val_acc"] for h in m.history] == pytest.approx(accs, abs=1e-12)
+    assert len(set(accs)) > 1, accs                      # the search is not vacuous on this case
+    assert float(m.C_) == grid[accs.index(max(accs))], (accs, float(m.C_))   # first best in increasing C
+    assert m.search_result["val_acc"] == pytest.approx(max(accs))
+
+
+def test_linprobe_refines_around_the_best_coarse_c(clip, data):
+    (trf, try_), (vaf, vay), _ = data
+    m = LinearProbe(clip, CLASSES, TEMPLATES, progress=False).fit(trf, try_, vaf, vay)
+    coarse = [h for h in m.history if h["stage"] == "coarse"]
+    refined = [h["C"] for h in m.history if h["stage"] == "refined"]
+    assert [h["C"] for h in coarse] == [10.0 ** k for k in range(-6, 7)]
+    c0 = min((-h["val_acc"], h["C"]) for h in coarse)[1]
+    assert refined == pytest.approx([c0 * 10 ** (j / 4) for j in (-3, -2, -1, 1, 2, 3)], rel=1e-12)
+    assert float(m.C_) in [h["C"] for h in m.history]
+
+
+# ---------------------------------------------------------------- CLIP-Adapter
+def test_clipadapter_ratio_zero_is_zeroshot(clip, data):
+    "ratio = 0: f' = f, so the similarities are zero-shot CLIP's (computed independently by ZeroShotCLIP), trained or not"
+    (trf, try_), (vaf, vay), (tef, _) = data
+    m = CLIPAdapter(clip, CLASSES, TEMPLATES, ratio=0.0, epochs=3, batch_size=8, lr=0.1, progress=False).fit(trf, try_, vaf, vay)
+    torch.testing.assert_close(m.similarities(tef), ZeroShotCLIP(clip, CLASSES, TEMPLATES).similarities(tef), atol=1e-6, rtol=1e-5)
+    m2 = CLIPAdapter(clip, CLASSES, TEMPLATES, epochs=1, progress=False).fit(trf, try_)
+    assert not torch.allclose(m2.similarities(tef), ZeroShotCLIP(clip, CLASSES, TEMPLATES).similarities(tef), atol=1e-4)
+
+
+def test_clipadapter_reference_forward(clip, data):
+    "similarities == the reference's forward written out: adapter on the RAW feature, mix with ratio 0.2, normalise, cosine"
+    (trf, try_), _, (tef, _) = data
+    m = CLIPAdapter(clip, CLASSES, TEMPLATES, epochs=2, batch_size=8, progress=False).fit(trf, try_)
+    W1, W2 = [p.detach() for p in m.adapter.parameters()]
+    x = torch.relu(torch.relu(tef @ W1.T) @ W2.T)            # Linear -> ReLU -> Linear -> ReLU, no biases, on raw features
+    f = 0.2 * x + 0.8 * tef
+    f = f / f.norm(dim=-1, keepdim=True)
+    t = ZeroShotCLIP(clip, CLASSES, TEMPLATES).prototypes
+    torch.testing.assert_close(m.similarities(tef), f @ t.T, atol=1e-5, rtol=0)
+
+
+def test_clipadapter_training_lowers_the_loss(clip, data):
+    "Class-clustered features: the training loss goes down and the training accuracy up over the epochs"
+    (trf, try_), _, _ = data
+    m = CLIPAdapter(clip, CLASSES, TEMPLATES, epochs=25, batch_size=8, lr=0.2, progress=False).fit(trf, try_)
+    h = m.history   # (a larger rate than the reference's 0.002: a short run on a random CLIP; one new view per epoch)
+    assert h[-1]["loss"] < 0.7 * h[0]["loss"], [round(r["loss"], 3) for r in h]
+    assert h[-1]["acc"] > h[0]["acc"], [round(r["acc"], 3) for r in h]

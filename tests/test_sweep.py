@@ -162,7 +162,7 @@ def test_run_ids_stable_and_defaults_included(tmp_path):
     assert {r["run_id"] for r in runs3}.isdisjoint({r["run_id"] for r in runs})
 
 
-@pytest.mark.parametrize("name,n_runs", [("synthetic", 78), ("synthetic-robust", 45), ("synthetic-full", 63), ("paper", 183), ("tiny", 4)])
+@pytest.mark.parametrize("name,n_runs", [("synthetic", 88), ("synthetic-robust", 45), ("synthetic-full", 63), ("paper", 213), ("tiny", 4)])
 def test_shipped_grids_expand(name, n_runs):
     cfg = ROOT / "configs" / f"{name}.yaml"
     if not (ROOT / "nbs/experiments/run.ipynb").exists():
@@ -171,7 +171,7 @@ def test_shipped_grids_expand(name, n_runs):
     assert len(runs) == len({r["run_id"] for r in runs}) == n_runs
     methods = {r["params"]["method"] for r in runs}
     paper_methods = {"zeroshot", "coop", "cocoop", "tip", "tipf"}
-    assert methods == ({"zeroshot", "coop"} if name == "tiny" else paper_methods | {"locoop"} if name in ("synthetic", "paper") else paper_methods)
+    assert methods == ({"zeroshot", "coop"} if name == "tiny" else paper_methods | {"locoop", "linprobe", "clipadapter"} if name in ("synthetic", "paper") else paper_methods)
     if name != "tiny":  # the paper's protocol: every method at 16 shots with seeds 1-3, and a 1/2/4/8/16 shots ablation
         main = [r for r in runs if r["params"]["shots"] == 16]
         assert {(r["params"]["method"], r["params"]["seed"]) for r in main} >= {(m, s) for m in methods for s in (1, 2, 3)}
