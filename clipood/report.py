@@ -22,24 +22,25 @@ from .methods import METHODS
 from .scores import SCORES, SCORE_LABEL
 
 # %% auto #0
-__all__ = ['KEYS', 'SETTING', 'PAPER_SCORES', 'PROMPT_LEARNERS', 'ADAPTERS', 'TABLE_TEMPERATURES', 'CLAIMS', 'NOT_APPLICABLE',
-           'HIGHER_IS_BETTER', 'KIND_LABELS', 'method_label', 'score_label', 'setting_label', 'ordered', 'pct',
-           'nearest_temperature', 'ood_avg', 'at_table_temperature', 'id_accuracy', 'mean_std', 'Study',
-           'backbone_parameters', 'settings_of', 'main_table', 'n_seeds', 'main_tables', 'md_table', 'setting_ood_sets',
-           'table_caption', 'summary_markdown', 'main_text', 'ranking_text', 'temperature_table', 'temperature_text',
-           'shots_table', 'shots_text', 'score_samples', 'histogram_text', 'angle_means', 'angle_plot_table',
-           't_interval', 'side_verdict', 'combine_verdicts', 'format_interval', 'paired_comparisons',
-           'comparisons_table', 'check_claims', 'claims_markdown', 'claims_summary', 'conclusion', 'best_temperatures',
-           'best_temperature_table', 'best_temperature_text', 'ood_kinds', 'kind_results', 'kind_studies', 'kind_table',
-           'kind_caption', 't_ci', 'fig_method_score', 'fig_temperature', 'fig_shots', 'fig_histograms', 'fig_angles',
-           'fig_paired', 'repo_root', 'resolve_path', 'display_path', 'load_results', 'show_figure', 'render_report',
-           'mathjax_js', 'offline_mathjax']
+__all__ = ['KEYS', 'SETTING', 'PAPER_SCORES', 'PROMPT_LEARNERS', 'ADAPTERS', 'PAPER_FINETUNED', 'TABLE_TEMPERATURES', 'CLAIMS',
+           'NOT_APPLICABLE', 'HIGHER_IS_BETTER', 'KIND_LABELS', 'method_label', 'score_label', 'setting_label',
+           'ordered', 'pct', 'nearest_temperature', 'ood_avg', 'at_table_temperature', 'id_accuracy', 'mean_std',
+           'Study', 'backbone_parameters', 'settings_of', 'main_table', 'n_seeds', 'main_tables', 'md_table',
+           'setting_ood_sets', 'table_caption', 'summary_markdown', 'main_text', 'ranking_text', 'temperature_table',
+           'temperature_text', 'shots_table', 'shots_text', 'score_samples', 'histogram_text', 'angle_means',
+           'angle_plot_table', 't_interval', 'side_verdict', 'combine_verdicts', 'format_interval',
+           'paired_comparisons', 'comparisons_table', 'check_claims', 'claims_markdown', 'claims_summary', 'conclusion',
+           'best_temperatures', 'best_temperature_table', 'best_temperature_text', 'ood_kinds', 'kind_results',
+           'kind_studies', 'kind_table', 'kind_caption', 't_ci', 'fig_method_score', 'fig_temperature', 'fig_shots',
+           'fig_histograms', 'fig_angles', 'fig_paired', 'repo_root', 'resolve_path', 'display_path', 'load_results',
+           'show_figure', 'render_report', 'mathjax_js', 'offline_mathjax']
 
 # %% ../nbs/22_report.ipynb #52ca4755
 KEYS = ["dataset", "backbone", "pretrained", "method", "shots", "seed"]  # what identifies a run in the results table
 SETTING = ["dataset", "backbone", "pretrained"]            # one main table and one set of verdicts per setting
 PAPER_SCORES = ["ms", "mcm", "msp"]                        # the scores the paper compares
 PROMPT_LEARNERS, ADAPTERS = ("coop", "cocoop"), ("tip", "tipf")  # the paper's two families of fine-tuning
+PAPER_FINETUNED = PROMPT_LEARNERS + ADAPTERS  # the methods the paper's claims are about (others: tables and figures only)
 TABLE_TEMPERATURES = {"mcm": 1.0, "energy": 0.01, "entropy": 0.01, "glmcm": 1.0}  # the report's default table temperatures
 
 def method_label(m:str) -> str:
@@ -419,7 +420,7 @@ def paired_comparisons(st:Study, angles:pd.DataFrame|None=None, # `angle_means` 
             rows.append(dict(zip(SETTING, setting), claim=claim, comparison=comparison, quantity=quantity, unit=unit, side=side,
                              seeds=tuple(int(s) for s in d.index), diffs=tuple(float(x) for x in d.values)))
         au = lambda m, s=sc: _by_seed(m_s, m, "auroc", s)
-        finetuned = [m for m in st.finetuned if m in present]
+        finetuned = [m for m in st.finetuned if m in present and m in PAPER_FINETUNED]  # the paper's claims, the paper's methods
         if "zeroshot" in present:                                                          # claim 1
             for m in finetuned:
                 add(1, f"{L(m)} − {L('zeroshot')}", "ID accuracy", "points", ">", _pair(_by_seed(a_s, m, "id_accuracy"), _by_seed(a_s, "zeroshot", "id_accuracy")))
