@@ -73,7 +73,7 @@ REHEARSAL_DATA ?= runs/paper-rehearsal-data
 paper-rehearsal: install
 	@start=$$(date +%s) && \
 	$(BIN)/clipood-fake-data "$(REHEARSAL_DATA)" --images-per-class 2 --overwrite --quiet && \
-	$(BIN)/clipood-data-check --root "$(REHEARSAL_DATA)" --names imagenet caltech101 stanford_cars food101 oxford_pets inaturalist sun places texture && \
+	$(BIN)/clipood-data-check --root "$(REHEARSAL_DATA)" --names imagenet caltech101 stanford_cars food101 oxford_pets inaturalist sun places texture ninco ssb_hard imagenet_o && \
 	$(BIN)/clipood-sweep configs/paper-rehearsal.yaml --set data_root="$(abspath $(REHEARSAL_DATA))" && \
 	$(BIN)/clipood-collect runs/paper-rehearsal --report && \
 	$(BIN)/python benchmarks/rehearsal_cost.py runs/paper-rehearsal --wall $$(( $$(date +%s) - start ))

@@ -223,3 +223,18 @@ def test_scale_grid_expands():
     assert {r["params"]["pretrained"] for r in runs} == {"synthetic"} and {r["params"]["shots"] for r in runs} == {16}
     base = yaml.safe_load((ROOT / "configs" / "synthetic.yaml").read_text())["params"]["temperatures"]
     assert all(set(base) <= set(r["params"]["temperatures"]) for r in runs)
+
+
+def test_rehearsal_covers_the_paper_grid():
+    "configs/paper-rehearsal.yaml: every (ID dataset, method) cell of the paper grid's ViT-B/16 16-shot block, with the same OOD sets"
+    from clipood.experiment import PARAMETERS, check_params
+    _, _, paper = sw.plan(ROOT / "configs" / "paper.yaml", runs_dir="/tmp/clipood-test-unused")
+    _, _, reh = sw.plan(ROOT / "configs" / "paper-rehearsal.yaml", runs_dir="/tmp/clipood-test-unused")
+    cells = lambda runs: {(r["params"]["dataset"], r["params"]["method"], tuple(r["params"]["ood_datasets"])) for r in runs}
+    main = [r for r in paper if r["params"]["backbone"] == "ViT-B-16" and r["params"]["shots"] == 16]
+    assert cells(reh) == cells(main)
+    assert len(reh) == len(cells(main))                                   # one run per cell
+    for r in reh:
+        p = r["params"]
+        assert (p["backbone"], p["pretrained"], p["device"], p["shots"], p["views"]) == ("ViT-B-16", "", "cpu", 1, 1)
+        assert check_params(**{k: p[k] for k in PARAMETERS if k in p}, raise_error=False) == []
