@@ -1,6 +1,6 @@
 """What each method costs in the paper rehearsal (configs/paper-rehearsal.yaml): seconds and peak memory per run.
 
-    python benchmarks/rehearsal_cost.py runs/paper-rehearsal [--wall SECONDS]
+    python benchmarks/rehearsal_cost.py runs/paper-rehearsal [--wall SECONDS] [--note TEXT]
 
 Reads every finished run's params.json (`resolved.seconds`, `resolved.memory`, written by
 clipood.experiment.run_experiment), prints a table per method (summed over the ID datasets, with the
@@ -18,7 +18,9 @@ import pandas as pd
 def cost_table(grid_dir: Path) -> pd.DataFrame:
     "One row per finished run: dataset, method, classes, seconds (features, fit, evaluate, total), peak RSS"
     rows = []
+    ids = json.loads((grid_dir / "runs.json").read_text()) if (grid_dir / "runs.json").exists() else None
     for p in sorted(grid_dir.glob("*/params.json")):
+        if ids is not None and p.parent.name not in ids: continue  # a run of an earlier version of the grid
         d = json.loads(p.read_text())
         par, res = d["params"], d["resolved"]
         sec, mem = res.get("seconds", {}), res.get("memory", {})
@@ -34,6 +36,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("grid_dir", type=Path)
     ap.add_argument("--wall", type=float, default=None, help="measured wall time of the whole rehearsal, seconds")
+    ap.add_argument("--note", default=None, help="a sentence on how this rehearsal was run (written under the title)")
     a = ap.parse_args(argv)
     runs = cost_table(a.grid_dir)
     order = list(runs.groupby("method").total_s.sum().sort_values(ascending=False).index)
@@ -43,7 +46,7 @@ def main(argv=None):
                   .reindex(order).round(1))
     if runs.peak_cuda_mb.notna().any(): per_method["peak_cuda_mb"] = runs.groupby("method").peak_cuda_mb.max()
     runs = runs.drop(columns=["peak_cuda_mb"] if runs.peak_cuda_mb.isna().all() else [])
-    head = [f"# Rehearsal cost: {a.grid_dir}", ""]
+    head = [f"# Rehearsal cost: {a.grid_dir}", ""] + ([a.note, ""] if a.note else [])
     if a.wall is not None:
         head += [f"Wall time of the whole rehearsal (fake data, sweep, collection, report): {a.wall / 60:.1f} min; "
                  f"sum of the runs' own times: {runs.total_s.sum() / 60:.1f} min.", ""]
