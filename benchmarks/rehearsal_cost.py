@@ -47,9 +47,8 @@ def main(argv=None):
     if runs.peak_cuda_mb.notna().any(): per_method["peak_cuda_mb"] = runs.groupby("method").peak_cuda_mb.max()
     runs = runs.drop(columns=["peak_cuda_mb"] if runs.peak_cuda_mb.isna().all() else [])
     head = [f"# Rehearsal cost: {a.grid_dir}", ""] + ([a.note, ""] if a.note else [])
-    if a.wall is not None:
-        head += [f"Wall time of the whole rehearsal (fake data, sweep, collection, report): {a.wall / 60:.1f} min; "
-                 f"sum of the runs' own times: {runs.total_s.sum() / 60:.1f} min.", ""]
+    wall = f"Wall time of the whole rehearsal (fake data, sweep, collection, report): {a.wall / 60:.1f} min; " if a.wall is not None else ""
+    head += [f"{wall}Sum of the runs' own times: {runs.total_s.sum() / 60:.1f} min.", ""]
     note = ("Image features are extracted once per dataset, by the first run that needs them, and read from the feature "
             "cache by the others (here every image set is shared, with 1 view), so `features_s` lands on the first "
             "method that runs; `fit_s` includes the text tower's class prototypes, `evaluate_s` every score at every "
