@@ -43,7 +43,8 @@ def register_model_configs(path:Optional[Path]=None, # folder of open_clip JSON 
     return names
 
 TINY_MODELS = register_model_configs()
-SYNTHETIC_MODELS = ("clipood-tiny", "clipood-tiny-vit", "clipood-tiny-s", "clipood-tiny-xs") # the configs clipood.pretrain pretrains (CLIP's softmax contrastive loss)
+SYNTHETIC_MODELS = ("clipood-tiny", "clipood-tiny-vit", "clipood-tiny-s", "clipood-tiny-xs", # CLIP's softmax contrastive loss
+                    "clipood-tiny-siglip") # SigLIP's sigmoid loss: the configs clipood.pretrain pretrains
 
 # %% ../nbs/02_models.ipynb #6f9c1a36
 class LoadedCLIP(NamedTuple):
