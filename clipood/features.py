@@ -121,7 +121,7 @@ class _Items(Dataset):
 
 # %% ../nbs/05_features.ipynb #9dda727d
 def local_kind(model) -> str:
-    "How the local features of `model`'s image tower are defined: 'vit-tokens' or 'resnet-value-path' (else a ValueError)"
+    "How the local features of `model`'s image tower are defined: 'vit-value-path' or 'resnet-value-path' (else a ValueError)"
     from open_clip.modified_resnet import ModifiedResNet
     from open_clip.transformer import VisionTransformer
     v = getattr(model, "visual", model)
@@ -129,19 +129,39 @@ def local_kind(model) -> str:
         if getattr(v, "attn_pool", None) is not None:
             raise ValueError("local features are defined for ViTs that pool with the class token or the token mean, "
                              "not for an attentional pooler (CoCa); use a CLIP ViT or ResNet")
-        return "vit-tokens"
+        blocks = v.transformer.resblocks
+        if type(blocks[-1].attn) is not torch.nn.MultiheadAttention or hasattr(blocks[-1], "ln_1_kv"):
+            raise ValueError(f"local features need the last ViT block's attention to be a torch MultiheadAttention, got "
+                             f"{type(blocks[-1].attn).__name__}; use a CLIP ViT (e.g. ViT-B-16) or ResNet backbone")
+        return "vit-value-path"
     if isinstance(v, ModifiedResNet): return "resnet-value-path"
     raise ValueError(f"local features need an open_clip VisionTransformer or ModifiedResNet image tower, got "
                      f"{type(v).__name__} (e.g. a timm tower); use a CLIP ViT or ResNet backbone")
+
+def _value_path(block, # an open_clip ResidualAttentionBlock (torch MultiheadAttention)
+                x:torch.Tensor, # (..., W) its input tokens, any layout
+               ) -> torch.Tensor:
+    "The block with its attention replaced by each token's own value path (MaskCLIP): x + W_o(W_v LN_1(x)), then the MLP"
+    attn, W = block.attn, x.shape[-1]
+    w_v = attn.in_proj_weight[2 * W:] if attn._qkv_same_embed_dim else attn.v_proj_weight
+    b_v = None if attn.in_proj_bias is None else attn.in_proj_bias[2 * W:]
+    y = x + block.ls_1(attn.out_proj(F.linear(block.ln_1(x), w_v, b_v)))
+    return y + block.ls_2(block.mlp(block.ln_2(y)))
 
 def encode_image_local(model, # an open_clip CLIP (its `visual` tower is used)
                        x:torch.Tensor, # (N, 3, H, W) preprocessed images
                       ) -> tuple: # global (N, D) as `encode_image` computes it, local (N, P, D), unnormalised
     "Global and local (per-patch / per-position) image features in the joint space"
     v = model.visual
-    if local_kind(v) == "vit-tokens":
-        h = v.transformer(v._embeds(x))
-        pooled, tokens = v._pool(h)           # tokens: LN_post(z_p) unless LN_post is applied after pooling
+    if local_kind(v) == "vit-value-path":
+        t = v.transformer
+        h = v._embeds(x)
+        if not t.batch_first: h = h.transpose(0, 1)
+        for block in t.resblocks[:-1]: h = block(h)
+        g, z = t.resblocks[-1](h), _value_path(t.resblocks[-1], h)
+        if not t.batch_first: g, z = g.transpose(0, 1), z.transpose(0, 1)
+        pooled, _ = v._pool(g)
+        _, tokens = v._pool(z)                # tokens: LN_post(z_p) unless LN_post is applied after pooling
         if getattr(v, "final_ln_after_pool", False): tokens = v.ln_post(tokens)
         if v.proj is not None: pooled, tokens = pooled @ v.proj, tokens @ v.proj
         return pooled, tokens
