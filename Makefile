@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test readme study study-tiny study-scale paper paper-rehearsal docs lab
+.PHONY: install test readme study study-tiny study-scale study-family paper paper-rehearsal docs lab
 WORKERS ?=
 EXECUTOR ?= local
 
@@ -56,6 +56,12 @@ study-tiny: install
 # runs/synthetic-scale/report.html, whose temperature figure has one column per size and marks each size's best tau
 study-scale: install
 	$(BIN)/clipood-study --config configs/synthetic-scale.yaml $(if $(WORKERS),--workers $(WORKERS))
+
+# Model families (configs/synthetic-family.yaml): a tiny CLIP and a tiny SigLIP with the same ViT image tower and the
+# same pretraining recipe (shipped checkpoints), the paper's five methods (+ LoCoOp and GL-MCM on the CLIP) x seeds
+# 1-5: runs/synthetic-family/report.html, one main table and set of verdicts per family
+study-family: install
+	$(BIN)/clipood-study --config configs/synthetic-family.yaml $(if $(WORKERS),--workers $(WORKERS))
 
 # The paper's grid: make paper DATA=/path/to/data [WORKERS=1] [EXECUTOR=local|slurm]
 # (needs the datasets under DATA and downloadable or cached CLIP weights; a GPU machine or Slurm).

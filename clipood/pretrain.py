@@ -83,7 +83,7 @@ def to_tensor(images:np.ndarray, # (N, H, W, 3) uint8
     std = torch.tensor(open_clip.OPENAI_DATASET_STD).view(1, 3, 1, 1)
     return (torch.from_numpy(np.array(images, copy=True)).permute(0, 3, 1, 2).float() / 255 - mean) / std
 
-# %% ../nbs/06_pretrain.ipynb #1f68f72f
+# %% ../nbs/06_pretrain.ipynb #197091cd
 def clip_objective(model, images, token_ids):
     "CLIP's symmetric InfoNCE (open_clip `ClipLoss`) of a batch"
     img = model.encode_image(images, normalize=True)

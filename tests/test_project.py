@@ -62,7 +62,8 @@ def test_readme_up_to_date(tmp_path):
     # (a local `make study` writes runs/synthetic/, whose numbers differ in the last digits on another CPU: that must
     # not fail `make test`)
     mod = runpy.run_path(str(ROOT / "scripts" / "make_readme.py"))
-    assert (ROOT / "README.md").read_text() == mod["render"](runs=tmp_path / "no-study", rehearsal=tmp_path / "no-rehearsal"), "README.md is stale: run `make readme`"
+    assert (ROOT / "README.md").read_text() == mod["render"](runs=tmp_path / "no-study", rehearsal=tmp_path / "no-rehearsal",
+                                                                        family=tmp_path / "no-family"), "README.md is stale: run `make readme`"
 
 
 def test_readme_rendering_drops_directives(tmp_path):
