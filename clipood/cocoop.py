@@ -13,7 +13,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .base import autocast, check_eval_features
+from fastcore.basics import patch
+
+from .base import autocast, check_eval_features, check_local_features
 from .coop import CoOp
 from .text import _text_parts, encode_from_embeddings
 
@@ -34,7 +36,7 @@ class CoCoOp(CoOp):
     "CoCoOp: CoOp's context plus an image-conditioned bias from a meta-network; batched (images x classes) text tower."
     name = "cocoop"
     label = "CoCoOp"  # the name tables and figures show
-    local_similarities = None  # GL-MCM's local term is not implemented: it would need the image-conditioned prompts again (clipood.experiment.local_support)
+    local_needs_global = True  # local_similarities(local_features, image_features): the prompts are conditioned on each image's global feature
     defaults = dict(CoOp.defaults, n_ctx=4, ctx_init="a photo of a", epochs=10, batch_size=1,
                     memory_budget_mb=1024,  # bound on the text tower's estimated activation memory per chunk
                     log_val=False,  # per-epoch validation costs a test pass (C prompts per image); Dassl runs none for CoCoOp
@@ -105,16 +107,58 @@ class CoCoOp(CoOp):
             tot += loss.item() * len(f); correct += (logits.argmax(-1) == y[s:s + per]).sum().item()
         return tot, correct
 
+    def _conditioned_text(self, f:torch.Tensor, # (N, D) normalised image features on the device
+                         ):
+        "(start, image chunk (B, D), its conditional text features (B, C, D)), chunk by chunk under the memory budget."
+        P = self._chunk(train=False)
+        per = max(1, P // self.n_classes)  # whole images per chunk
+        for s in range(0, len(f), per):
+            fb = f[s:s + per]
+            n = len(fb) * self.n_classes
+            t = torch.cat([self.conditional_text_features(fb, slice(a, a + P)) for a in range(0, n, P)])
+            yield s, fb, t.view(len(fb), self.n_classes, -1)
+
     def similarities(self, image_features) -> torch.Tensor:
         "(N, C) cosine similarities to each image's own conditional prompts."
         f = check_eval_features(image_features, self.embed_dim).to(self.device)
-        P = self._chunk(train=False)
-        per = max(1, P // self.n_classes)  # whole images per chunk
-        out = []
         with torch.no_grad():
-            for s in range(0, len(f), per):
-                fb = f[s:s + per]
-                n = len(fb) * self.n_classes
-                t = torch.cat([self.conditional_text_features(fb, slice(a, a + P)) for a in range(0, n, P)])
-                out.append(torch.einsum("bd,bcd->bc", fb, t.view(len(fb), self.n_classes, -1)).float().cpu())
-        return torch.cat(out)
+            return torch.cat([torch.einsum("bd,bcd->bc", fb, t).float().cpu() for _, fb, t in self._conditioned_text(f)])
+
+# %% ../nbs/13_cocoop.ipynb #a1c0c002
+def _check_global_local(image_features, # (N, D) global image features, or None
+                        local_features, # (N, P, D) local features of the same N images
+                        dim:int, # the model's embedding dimension D
+                       ) -> tuple: # (normalised (N, D), normalised (N, P, D))
+    "Check that the global features are given and belong to the same images as the local ones."
+    if image_features is None:
+        raise ValueError("CoCoOp's local similarities need image_features, the (N, D) global features of the same images: "
+                         "each image's prompts are conditioned on its global feature. Call local_similarities(local_features, "
+                         "image_features=...) (clipood.features.image_features(..., local=True) returns both).")
+    f, l = check_eval_features(image_features, dim), check_local_features(local_features, dim)
+    if len(f) != len(l):
+        raise ValueError(f"image_features has N = {len(f)} images but local_features has N = {len(l)}: pass the global "
+                         "features of the same images as the local ones, in the same order.")
+    return f, l
+
+@patch
+def global_and_local_similarities(self:CoCoOp,
+                                  image_features, # (N, D) global image features, normalised or not
+                                  local_features, # (N, P, D) local features of the same images, normalised or not
+                                 ) -> tuple: # ((N, C) as `similarities`, (N, P, C) GL-MCM's local term)
+    "Global and local cosine similarities to each image's own conditional prompts, from one pass of the text tower."
+    f, l = _check_global_local(image_features, local_features, self.embed_dim)
+    f, l = f.to(self.device), l.to(self.device)
+    glob, loc = [], []
+    with torch.no_grad():
+        for s, fb, t in self._conditioned_text(f):
+            glob.append(torch.einsum("bd,bcd->bc", fb, t).float().cpu())
+            loc.append(torch.einsum("bpd,bcd->bpc", l[s:s + len(fb)], t).float().cpu())
+    return torch.cat(glob), torch.cat(loc)
+
+@patch
+def local_similarities(self:CoCoOp,
+                       local_features, # (N, P, D) local image features, normalised or not
+                       image_features=None, # (N, D) global features of the same images: they condition the prompts (required)
+                      ) -> torch.Tensor: # (N, P, C)
+    "(N, P, C) cosine similarities of every region to the prompts conditioned on its image's global feature (GL-MCM's local term)."
+    return self.global_and_local_similarities(image_features, local_features)[1]

@@ -234,7 +234,6 @@ NO_LOCAL = dict(  # why a method has no local similarities (GL-MCM), recorded in
         "scoring only its CLIP term would be zero-shot CLIP's local term under Tip-Adapter's name",
     tipf="not defined for Tip-Adapter-F: its cache term compares whole-image features with whole-image cache keys; "
          "scoring only its CLIP term would be zero-shot CLIP's local term under Tip-Adapter-F's name",
-    cocoop="not implemented for CoCoOp: its image-conditioned prompts would have to be recomputed for the local term",
     linprobe="not defined for the linear probe: a logistic regression on whole-image features, with no prototypes to compare regions with",
     clipadapter="not defined for CLIP-Adapter: its adapter was trained on whole-image features; zero-shot CLIP's local term "
                 "under CLIP-Adapter's name would mislead")
@@ -245,30 +244,58 @@ def local_support(method:str, # a key of METHODS
     if callable(getattr(METHODS[method], "local_similarities", None)): return None
     return NO_LOCAL.get(method, f"{METHODS[method].__name__} has no local_similarities")
 
-def _local_values(model, sims:np.ndarray, local, settings:list, device, chunk:int=256) -> list:
-    "Each (score, temperature, kwargs) setting of a local score on one set, chunk by chunk of images"
-    out = [[] for _ in settings]
+def _local_values(model, # a fitted method with local_similarities
+                  sims:np.ndarray|None, # (N, C) global similarities of the set, or None: from the method's one pass (global_and_local_similarities)
+                  local, # (N, P, D) local features of the set
+                  settings:list, # (score, temperature, kwargs) of the local scores
+                  device,
+                  image_features=None, # (N, D) global features of the same images: a method with local_needs_global conditions on them
+                  chunk:int=256, # images per chunk
+                 ) -> tuple: # (values of each setting, (N, C) global similarities)
+    "Each (score, temperature, kwargs) setting of a local score on one set, chunk by chunk of images; and the global similarities it used"
+    need_f, joint = getattr(model, "local_needs_global", False), sims is None
+    if (need_f or joint) and image_features is None:
+        raise ValueError(f"{type(model).__name__}'s local similarities are conditioned on the images' global features "
+                         "(local_needs_global): pass image_features, the set's (N, D) global features")
+    if image_features is not None and len(image_features) != len(local):
+        raise ValueError(f"image_features has N = {len(image_features)} images but the local features have N = {len(local)}: "
+                         "pass the global and local features of the same set")
+    out, glob = [[] for _ in settings], []
     for a in range(0, len(local), chunk):
-        with torch.no_grad(): ls = model.local_similarities(local[a:a + chunk].to(device)).float().cpu().numpy()
-        for i, (s, _, kw) in enumerate(settings): out[i].append(compute(s, sims[a:a + chunk], local_sims=ls, **kw))
-    return [np.concatenate(v) for v in out]
+        l = local[a:a + chunk].to(device)
+        f = torch.as_tensor(image_features[a:a + chunk]).to(device) if need_f or joint else None
+        with torch.no_grad():
+            if joint: g, ls = (x.float().cpu().numpy() for x in model.global_and_local_similarities(f, l))
+            else:
+                g = sims[a:a + chunk]
+                ls = model.local_similarities(l, **(dict(image_features=f) if need_f else {})).float().cpu().numpy()
+        glob.append(g)
+        for i, (s, _, kw) in enumerate(settings): out[i].append(compute(s, g, local_sims=ls, **kw))
+    return [np.concatenate(v) for v in out], np.concatenate(glob)
 
 def evaluate(model, zeroshot, feats:dict, ood_names:dict, scores:list, temperatures:list, meta:dict, device, save_scores:bool=True) -> tuple:
     "(metrics, per-sample scores or None, angles) of a fitted method; `ood_names`: OOD name -> key of `feats['ood']`; GL-MCM needs feats' test_local/ood_local"
-    sims = {"id": _sims(model, feats["test"], device), **{o: _sims(model, f, device) for o, f in feats["ood"].items()}}
+    settings = list(score_settings(scores, temperatures, model.logit_scale))
+    local_settings, local_vals = [x for x in settings if needs_local(x[0])], {}
+    local_on = bool(local_settings) and feats.get("test_local") is not None and callable(getattr(model, "local_similarities", None))
+    joint = local_on and callable(getattr(model, "global_and_local_similarities", None))  # CoCoOp: both from one pass
+    local = {"id": feats.get("test_local"), **(feats.get("ood_local") or {})}
+    sims = {}
+    for k, f in (("id", feats["test"]), *feats["ood"].items()):
+        sims[k] = None if joint else _sims(model, f, device)
+        if local_on:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # tiny temperatures under/overflow harmlessly
+                vals, sims[k] = _local_values(model, sims[k], local[k], local_settings, device, image_features=f)
+            for (s, t, _), v in zip(local_settings, vals): local_vals.setdefault((s, t), {})[k] = v
     sims_zs = sims if model is zeroshot else {"id": _sims(zeroshot, feats["test"], device),
                                               **{o: _sims(zeroshot, f, device) for o, f in feats["ood"].items()}}
     nan = float("nan")
     metric_rows = [dict(meta, ood_dataset="", score="", temperature=nan, metric="id_accuracy", value=accuracy(sims["id"], feats["test_y"])),
                    dict(meta, ood_dataset="", score="", temperature=nan, metric="id_accuracy_zeroshot", value=accuracy(sims_zs["id"], feats["test_y"]))]
-    score_rows, settings = [], list(score_settings(scores, temperatures, model.logit_scale))
-    local_settings, local_vals = [x for x in settings if needs_local(x[0])], {}
+    score_rows = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tiny temperatures under/overflow harmlessly
-        if local_settings and feats.get("test_local") is not None and callable(getattr(model, "local_similarities", None)):
-            for k, lf in (("id", feats["test_local"]), *feats["ood_local"].items()):
-                for (s, t, _), v in zip(local_settings, _local_values(model, sims[k], lf, local_settings, device)):
-                    local_vals.setdefault((s, t), {})[k] = v
         for s, t, kw in settings:
             if needs_local(s):
                 if (s, t) not in local_vals: continue  # no local similarities for this method: run_experiment records why

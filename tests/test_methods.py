@@ -74,7 +74,11 @@ def test_protocol_and_state_roundtrip(clip, data, name):
     buf = io.BytesIO(); torch.save(m.state_dict(), buf); buf.seek(0)
     m2 = build_method(name, clip, CLASSES, TEMPLATES, seed=5).load_state_dict(torch.load(buf, weights_only=False))
     torch.testing.assert_close(m2.similarities(tef), s, atol=1e-6, rtol=0)
-    if callable(getattr(m, "local_similarities", None)):  # GL-MCM's local term: every region is scored like an image
+    if getattr(m, "local_needs_global", False):  # CoCoOp: regions are scored with the prompts of their image's global feature
+        loc = torch.stack([tef, -tef], 1)
+        ls = m.local_similarities(loc, image_features=tef)
+        torch.testing.assert_close(ls[:, 0], s, atol=1e-5, rtol=1e-5); torch.testing.assert_close(ls[:, 1], -s, atol=1e-5, rtol=1e-5)
+    elif callable(getattr(m, "local_similarities", None)):  # GL-MCM's local term: every region is scored like an image
         loc = torch.stack([tef, -tef], 1)
         torch.testing.assert_close(m.local_similarities(loc)[:, 1], m.similarities(-tef), atol=1e-6, rtol=0)
 
