@@ -83,7 +83,7 @@ def to_tensor(images:np.ndarray, # (N, H, W, 3) uint8
     std = torch.tensor(open_clip.OPENAI_DATASET_STD).view(1, 3, 1, 1)
     return (torch.from_numpy(np.array(images, copy=True)).permute(0, 3, 1, 2).float() / 255 - mean) / std
 
-# %% ../nbs/06_pretrain.ipynb #197091cd
+# %% ../nbs/06_pretrain.ipynb #b9fba980
 def clip_objective(model, images, token_ids):
     "CLIP's symmetric InfoNCE (open_clip `ClipLoss`) of a batch"
     img = model.encode_image(images, normalize=True)
@@ -101,8 +101,8 @@ def pretraining_objective(model): # -> clip_objective or siglip_objective
     "The pretraining loss of `model`'s family: SigLIP's if it has a logit bias, else CLIP's (CoCa: a ValueError)"
     if isinstance(model, open_clip.CoCa):
         raise ValueError("CoCa's captioning loss is not pretrained offline: its decoder predicts every caption token over "
-                         "CLIP's 49,408-token vocabulary, measured at about 20 s per step of 128 pairs on 2 CPU cores (14 h for the "
-                         "recipe); the CoCa family is tested on random weights (clipood-tiny-coca, coca_ViT-B-32)")
+                         "CLIP's 49,408-token vocabulary, measured at 21-30 s per step of 128 pairs on one CPU thread (about 15 h for the "
+                         "recipe's 2,500 steps); the CoCa family is tested on random weights (clipood-tiny-coca, coca_ViT-B-32)")
     if getattr(model, "logit_bias", None) is not None: return siglip_objective
     return clip_objective
 
