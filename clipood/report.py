@@ -169,12 +169,12 @@ def settings_of(df:pd.DataFrame) -> list:
     return sorted(s, key=lambda x: (x[0], size(x[1]) is None, size(x[1]) or 0, x[1], x[2]))
 
 def main_table(st:Study, dataset:str, backbone:str, pretrained:str="") -> pd.DataFrame:
-    "The paper's table for one setting: rows = methods, columns = score x (FPR95, AUROC) and ID accuracy (mean ± std over seeds)"
+    "The paper's table for one setting: rows = the methods run in it, columns = score x (FPR95, AUROC) and ID accuracy (mean ± std over seeds)"
     m = _in_setting(st.main, (dataset, backbone, pretrained))
     a = _in_setting(st.acc, (dataset, backbone, pretrained))
     a = a[a.shots == st.main_shots]
     rows = []
-    for meth in st.methods:
+    for meth in [x for x in st.methods if x in set(m.method) | set(a.method)]:  # a grid may run a method on some settings only
         r = {"method": method_label(meth)}
         for s in st.score_names:
             for met, lab in ((st.fpr_metric, "FPR95↓"), ("auroc", "AUROC↑")):
