@@ -26,9 +26,9 @@ __all__ = ['KEYS', 'SETTING', 'PAPER_SCORES', 'PROMPT_LEARNERS', 'ADAPTERS', 'PA
            'NOT_APPLICABLE', 'HIGHER_IS_BETTER', 'KIND_LABELS', 'method_label', 'score_label', 'setting_label',
            'ordered', 'pct', 'nearest_temperature', 'ood_avg', 'at_table_temperature', 'id_accuracy', 'mean_std',
            'Study', 'backbone_parameters', 'settings_of', 'main_table', 'n_seeds', 'main_tables', 'md_table',
-           'setting_ood_sets', 'table_caption', 'summary_markdown', 'main_text', 'ranking_text', 'temperature_table',
-           'temperature_text', 'shots_table', 'shots_text', 'score_samples', 'histogram_text', 'angle_means',
-           'angle_plot_table', 't_interval', 'side_verdict', 'combine_verdicts', 'format_interval',
+           'setting_ood_sets', 'table_caption', 'summary_markdown', 'setting_studies', 'main_text', 'ranking_text',
+           'temperature_table', 'temperature_text', 'shots_table', 'shots_text', 'score_samples', 'histogram_text',
+           'angle_means', 'angle_plot_table', 't_interval', 'side_verdict', 'combine_verdicts', 'format_interval',
            'paired_comparisons', 'comparisons_table', 'check_claims', 'claims_markdown', 'claims_summary', 'conclusion',
            'best_temperatures', 'best_temperature_table', 'best_temperature_text', 'ood_kinds', 'kind_results',
            'kind_studies', 'kind_table', 'kind_caption', 't_ci', 'fig_method_score', 'fig_temperature', 'fig_shots',
@@ -220,6 +220,11 @@ def summary_markdown(st:Study, tables:dict) -> str:
     return "\n\n".join(f"### {table_caption(st, s)}\n\n" + md_table(t) for s, t in tables.items())
 
 # %% ../nbs/22_report.ipynb #77be43ec
+def setting_studies(st:Study) -> dict:
+    "(dataset, backbone, pretrained) -> the `Study` of that setting's runs alone (readings of one model, not means over several)"
+    if len(st.settings) == 1: return {st.settings[0]: st}
+    return {s: Study(_in_setting(st.results, s), st.table_temperatures, kind=st.kind) for s in st.settings}
+
 def main_text(st:Study) -> str:
     "What the main table says, in sentences"
     acc_m, auroc, fpr, lines = st.acc_m, st.auroc, st.fpr, []
@@ -620,7 +625,8 @@ def kind_table(studies:dict, # `kind_studies`
         return _by_seed(m[m.score == sc], meth, "auroc")
     rows = []
     for setting in settings:
-        for meth in methods:
+        run = {m for st in sts for m in _in_setting(st.main, setting).method}
+        for meth in [m for m in methods if m in run]:  # the methods run in this setting
             r = {"setting": setting_label(*setting), "method": method_label(meth)}
             for label, st in studies.items():
                 m = _in_setting(st.main, setting)
