@@ -243,9 +243,8 @@ def test_family_grid_expands():
         p = r["params"]
         assert (p["pretrained"], p["shots"]) == ("synthetic", 16)
         assert check_params(**{k: p[k] for k in PARAMETERS if k in p}, raise_error=False) == []
-        if p["method"] == "locoop" or "glmcm" in p["scores"]:  # only where the image tower has local features
-            local_kind(open_clip.create_model(p["backbone"]))
-    assert {r["params"]["backbone"] for r in runs if "glmcm" in r["params"]["scores"]} == {"clipood-tiny-vit"}
+    local = {r["params"]["backbone"] for r in runs if r["params"]["method"] == "locoop" or "glmcm" in r["params"]["scores"]}
+    assert local == {"clipood-tiny-vit"} and local_kind(open_clip.create_model("clipood-tiny-vit")) == "vit-value-path"
     with pytest.raises(ValueError, match="attentional pooler"):
         local_kind(open_clip.create_model("clipood-tiny-siglip"))
 
