@@ -723,6 +723,10 @@ def fig_temperature(st:Study, tdf:pd.DataFrame,
             ax = axes[i, j]
             d = tdf[(tdf.score == s) & (tdf.metric == met)]
             if several: d = _in_setting(d, setting)
+            if d.empty:  # a score this setting's runs do not compute (GL-MCM without local features): say so, draw no axes
+                ax.text(0.5, 0.5, f"{score_label(s)}: not computed\nfor this setting", ha="center", va="center", transform=ax.transAxes, color="gray")
+                ax.set_axis_off()
+                continue
             sns.lineplot(data=d, x="temperature", y="value", hue="Method", hue_order=hue_order, palette=colors, marker="o",
                          errorbar=t_ci, ax=ax)
             title = (setting_label(*setting) + (f"\n{backbone_parameters(setting[1]) / 1e6:.2f} M parameters" if backbone_parameters(setting[1]) else "")
