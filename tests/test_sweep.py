@@ -261,4 +261,5 @@ def test_rehearsal_covers_the_paper_grid():
     for r in reh:
         p = r["params"]
         assert (p["backbone"], p["pretrained"], p["device"], p["shots"], p["views"]) == ("ViT-B-16", "", "cpu", 1, 1)
+        assert p["scores"] == main[0]["params"]["scores"]                    # every score of the paper grid, GL-MCM included
         assert check_params(**{k: p[k] for k in PARAMETERS if k in p}, raise_error=False) == []
