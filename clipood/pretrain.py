@@ -101,8 +101,8 @@ def pretraining_objective(model): # -> clip_objective or siglip_objective
     "The pretraining loss of `model`'s family: SigLIP's if it has a logit bias, else CLIP's (CoCa: a ValueError)"
     if isinstance(model, open_clip.CoCa):
         raise ValueError("CoCa's captioning loss is not pretrained offline: its decoder predicts every caption token over "
-                         "CLIP's 49,408-token vocabulary, measured at 21-30 s per step of 128 pairs on one CPU thread (about 15 h for the "
-                         "recipe's 2,500 steps); the CoCa family is tested on random weights (clipood-tiny-coca, coca_ViT-B-32)")
+                         "CLIP's 49,408-token vocabulary, about 17x the cost of a CLIP step (benchmarks/coca_step.py: about 5 h for the recipe on "
+                         "one CPU thread); the CoCa family is tested on random weights (clipood-tiny-coca, coca_ViT-B-32)")
     if getattr(model, "logit_bias", None) is not None: return siglip_objective
     return clip_objective
 
